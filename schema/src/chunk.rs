@@ -1,0 +1,629 @@
+//! Chunk bodies: a column-wise postcard encoding of a batch of events, compressed with zstd.
+//!
+//! Layout of the (decompressed) body, in postcard:
+//!
+//! | field       | what                                                                  |
+//! |-------------|-----------------------------------------------------------------------|
+//! | `strings`   | distinct strings of the chunk                                          |
+//! | `contexts`  | distinct (pid, tgid, comm, cgroup, namespaces) tuples of the chunk     |
+//! | `ts_deltas` | first timestamp, then the difference to the previous event (sorted)    |
+//! | `context`   | per event, an index into `contexts`                                   |
+//! | `results`   | per event, the syscall result or none                                 |
+//! | `data`      | per event, [`EventData`] with strings as indexes into `strings`        |
+//!
+//! The tables come first so that the last column can be decoded one event at a time.
+//!
+//! Everything read back is untrusted: the declared size is bounded before decompression,
+//! every sequence is bounded while it is decoded, and every index is checked.
+
+use std::marker::PhantomData;
+use std::ops::ControlFlow;
+
+use rustc_hash::FxHashMap;
+use serde::de::{SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::event::{Event, EventData, EventHeader, KindSet, Namespaces, Str};
+
+/// Largest decompressed chunk body accepted, in bytes.
+pub const MAX_CHUNK_RAW_BYTES: usize = 32 << 20;
+/// Most events accepted in one chunk.
+pub const MAX_CHUNK_EVENTS: usize = 256 << 10;
+/// Longest string accepted from a chunk, in bytes.
+pub const MAX_STRING_BYTES: usize = 64 << 10;
+
+/// Why a chunk body could not be decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum ChunkError {
+    #[error("declares {declared} decompressed bytes, more than the limit of {MAX_CHUNK_RAW_BYTES}")]
+    TooLarge { declared: u64 },
+    #[error("zstd decompression failed: {0}")]
+    Decompress(#[source] std::io::Error),
+    #[error("decompressed to {actual} bytes but declares {declared}")]
+    SizeMismatch { declared: u64, actual: usize },
+    #[error("postcard decoding failed: {0}")]
+    Decode(#[from] postcard::Error),
+    #[error("is inconsistent: {0}")]
+    Invalid(String),
+}
+
+fn invalid(msg: impl Into<String>) -> ChunkError {
+    ChunkError::Invalid(msg.into())
+}
+
+/// A sequence that refuses to decode more than `MAX` elements, so a forged length cannot
+/// make the reader allocate without bound.
+#[derive(Debug, PartialEq, Eq)]
+struct Bounded<T, const MAX: usize>(Vec<T>);
+
+impl<T, const MAX: usize> Default for Bounded<T, MAX> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Serialize, const MAX: usize> Serialize for Bounded<T, MAX> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T, MAX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<T, const MAX: usize>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for V<T, MAX> {
+            type Value = Bounded<T, MAX>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "a sequence of at most {MAX} elements")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let declared = seq.size_hint().unwrap_or(0);
+                if declared > MAX {
+                    return Err(serde::de::Error::invalid_length(declared, &self));
+                }
+                // The length is untrusted but already bounded by MAX.
+                let mut out = Vec::with_capacity(declared);
+                while let Some(v) = seq.next_element()? {
+                    if out.len() == MAX {
+                        return Err(serde::de::Error::invalid_length(MAX + 1, &self));
+                    }
+                    out.push(v);
+                }
+                Ok(Bounded(out))
+            }
+        }
+        d.deserialize_seq(V::<T, MAX>(PhantomData))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+struct Context {
+    pid: u32,
+    tgid: u32,
+    comm: u32,
+    cgroup_id: u64,
+    pid_ns: u32,
+    mnt_ns: u32,
+    net_ns: u32,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Body {
+    strings: Bounded<Box<str>, MAX_CHUNK_EVENTS>,
+    contexts: Bounded<Context, MAX_CHUNK_EVENTS>,
+    ts_deltas: Bounded<u64, MAX_CHUNK_EVENTS>,
+    context: Bounded<u32, MAX_CHUNK_EVENTS>,
+    results: Bounded<Option<i64>, MAX_CHUNK_EVENTS>,
+    data: Bounded<EventData<u32>, MAX_CHUNK_EVENTS>,
+}
+
+/// [`Body`] without its last column, which the reader decodes one event at a time.
+#[derive(Debug, Deserialize)]
+struct BodyHead {
+    strings: Bounded<Box<str>, MAX_CHUNK_EVENTS>,
+    contexts: Bounded<Context, MAX_CHUNK_EVENTS>,
+    ts_deltas: Bounded<u64, MAX_CHUNK_EVENTS>,
+    context: Bounded<u32, MAX_CHUNK_EVENTS>,
+    results: Bounded<Option<i64>, MAX_CHUNK_EVENTS>,
+}
+
+/// What the chunk table stores beside the body, so readers can skip a chunk unopened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkSummary {
+    pub first_ts_nanos: u64,
+    pub last_ts_nanos: u64,
+    pub event_count: u32,
+    pub kinds: KindSet,
+    pub tgid_bloom: Bloom,
+    pub cgroup_bloom: Bloom,
+}
+
+/// An encoded chunk: summary, the compressed body and its decompressed length.
+#[derive(Debug)]
+pub struct EncodedChunk {
+    pub summary: ChunkSummary,
+    pub raw_len: usize,
+    pub body: Vec<u8>,
+}
+
+/// A 512-bit Bloom filter over u64 keys (two probes), stored per chunk for pids and cgroups.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Bloom(pub [u8; Bloom::BYTES]);
+
+impl std::fmt::Debug for Bloom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Bloom({} bits set)",
+            self.0.iter().map(|b| b.count_ones()).sum::<u32>()
+        )
+    }
+}
+
+impl Default for Bloom {
+    fn default() -> Self {
+        Self([0; Self::BYTES])
+    }
+}
+
+impl Bloom {
+    pub const BYTES: usize = 64;
+
+    fn probes(key: u64) -> [usize; 2] {
+        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let bits = Self::BYTES * 8;
+        [(h >> 32) as usize % bits, (h & 0xFFFF_FFFF) as usize % bits]
+    }
+
+    pub fn insert(&mut self, key: u64) {
+        for bit in Self::probes(key) {
+            self.0[bit / 8] |= 1 << (bit % 8);
+        }
+    }
+
+    /// False means the key is certainly absent.
+    pub fn may_contain(&self, key: u64) -> bool {
+        Self::probes(key)
+            .iter()
+            .all(|&bit| self.0[bit / 8] & (1 << (bit % 8)) != 0)
+    }
+
+    /// A filter read from a file; a wrong length yields a filter that matches everything.
+    pub fn from_stored(bytes: &[u8]) -> Self {
+        match <[u8; Self::BYTES]>::try_from(bytes) {
+            Ok(a) => Self(a),
+            Err(_) => Self([0xFF; Self::BYTES]),
+        }
+    }
+}
+
+/// Encodes batches of events into chunk bodies, reusing its buffers and zstd context.
+pub struct ChunkEncoder {
+    compressor: zstd::bulk::Compressor<'static>,
+    strings: FxHashMap<Str, u32>,
+    contexts: FxHashMap<Context, u32>,
+    body: Body,
+    raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for ChunkEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkEncoder").finish_non_exhaustive()
+    }
+}
+
+impl ChunkEncoder {
+    pub fn new(zstd_level: i32) -> std::io::Result<Self> {
+        let mut compressor = zstd::bulk::Compressor::new(zstd_level)?;
+        compressor.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))?;
+        Ok(Self {
+            compressor,
+            strings: FxHashMap::default(),
+            contexts: FxHashMap::default(),
+            body: Body::default(),
+            raw: Vec::new(),
+        })
+    }
+
+    /// Encodes `events`, which must be sorted by time and at most [`MAX_CHUNK_EVENTS`].
+    pub fn encode(&mut self, events: &[Event]) -> std::io::Result<EncodedChunk> {
+        assert!(
+            !events.is_empty() && events.len() <= MAX_CHUNK_EVENTS,
+            "chunk size out of range"
+        );
+        debug_assert!(
+            events
+                .windows(2)
+                .all(|w| w[0].header.ts_nanos <= w[1].header.ts_nanos)
+        );
+        self.strings.clear();
+        self.contexts.clear();
+        let b = &mut self.body;
+        b.ts_deltas.0.clear();
+        b.context.0.clear();
+        b.results.0.clear();
+        b.data.0.clear();
+        b.contexts.0.clear();
+        b.strings.0.clear();
+
+        let mut kinds = KindSet::EMPTY;
+        let mut tgid_bloom = Bloom::default();
+        let mut cgroup_bloom = Bloom::default();
+        let mut prev_ts = 0;
+        let strings = &mut self.strings;
+        let table = &mut b.strings.0;
+        let mut intern = |s: &Str| -> Result<u32, std::convert::Infallible> {
+            if let Some(&i) = strings.get(s) {
+                return Ok(i);
+            }
+            let i = table.len() as u32;
+            // Strings longer than the reader accepts are cut at a character boundary.
+            let mut end = s.len().min(MAX_STRING_BYTES);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            table.push(s[..end].into());
+            strings.insert(s.clone(), i);
+            Ok(i)
+        };
+        for ev in events {
+            let h = &ev.header;
+            b.ts_deltas.0.push(h.ts_nanos - prev_ts);
+            prev_ts = h.ts_nanos;
+            let Ok(comm) = intern(&h.comm);
+            let ctx = Context {
+                pid: h.pid,
+                tgid: h.tgid,
+                comm,
+                cgroup_id: h.cgroup_id,
+                pid_ns: h.ns.pid_ns,
+                mnt_ns: h.ns.mnt_ns,
+                net_ns: h.ns.net_ns,
+            };
+            let next = self.contexts.len() as u32;
+            let ctx_index = *self.contexts.entry(ctx).or_insert_with(|| {
+                b.contexts.0.push(ctx);
+                tgid_bloom.insert(u64::from(h.tgid));
+                tgid_bloom.insert(u64::from(h.pid));
+                cgroup_bloom.insert(h.cgroup_id);
+                next
+            });
+            b.context.0.push(ctx_index);
+            b.results.0.push(ev.result);
+            let Ok(data) = ev.data.try_map_strings(&mut intern);
+            b.data.0.push(data);
+            kinds.insert(ev.data.kind());
+        }
+        self.raw.clear();
+        let raw = postcard::to_io(&self.body, std::mem::take(&mut self.raw))
+            .map_err(std::io::Error::other)?;
+        let compressed = self.compressor.compress(&raw)?;
+        let raw_len = raw.len();
+        self.raw = raw;
+        Ok(EncodedChunk {
+            summary: ChunkSummary {
+                first_ts_nanos: events[0].header.ts_nanos,
+                last_ts_nanos: prev_ts,
+                event_count: events.len() as u32,
+                kinds,
+                tgid_bloom,
+                cgroup_bloom,
+            },
+            raw_len,
+            body: compressed,
+        })
+    }
+}
+
+/// Decompresses and decodes one chunk body. `raw_len` is the declared decompressed size.
+///
+/// Every failure is an error; nothing in the input can make this panic or allocate more
+/// than a bounded multiple of [`MAX_CHUNK_RAW_BYTES`].
+pub fn decode_chunk(body: &[u8], raw_len: u64) -> Result<Vec<Event>, ChunkError> {
+    let mut out = Vec::new();
+    ChunkView::parse(body, raw_len)?.append_owned(&mut out)?;
+    Ok(out)
+}
+
+/// A decompressed chunk whose tables and fixed columns are decoded and checked; its events
+/// are decoded while they are visited.
+#[derive(Debug)]
+pub struct ChunkView {
+    raw: Vec<u8>,
+    data_offset: usize,
+    strings: Vec<Box<str>>,
+    contexts: Vec<Context>,
+    ts_deltas: Vec<u64>,
+    context: Vec<u32>,
+    results: Vec<Option<i64>>,
+}
+
+impl ChunkView {
+    /// Decompresses (bounded) and checks everything but the per-event data column.
+    pub fn parse(body: &[u8], raw_len: u64) -> Result<Self, ChunkError> {
+        if raw_len > MAX_CHUNK_RAW_BYTES as u64 {
+            return Err(ChunkError::TooLarge { declared: raw_len });
+        }
+        let raw = zstd::bulk::decompress(body, raw_len as usize).map_err(ChunkError::Decompress)?;
+        if raw.len() as u64 != raw_len {
+            return Err(ChunkError::SizeMismatch {
+                declared: raw_len,
+                actual: raw.len(),
+            });
+        }
+        let (head, rest): (BodyHead, _) = postcard::take_from_bytes(&raw)?;
+        let (data_len, rest): (u64, _) = postcard::take_from_bytes(rest)?;
+        let data_offset = raw.len() - rest.len();
+        let n = head.ts_deltas.0.len();
+        if head.context.0.len() != n || head.results.0.len() != n || data_len != n as u64 {
+            return Err(invalid("columns have different lengths"));
+        }
+        if let Some(s) = head.strings.0.iter().find(|s| s.len() > MAX_STRING_BYTES) {
+            return Err(invalid(format!(
+                "string of {} bytes exceeds the limit",
+                s.len()
+            )));
+        }
+        let strings = head.strings.0;
+        if let Some(c) = head
+            .contexts
+            .0
+            .iter()
+            .find(|c| c.comm as usize >= strings.len())
+        {
+            return Err(invalid(format!(
+                "comm index {} out of range ({})",
+                c.comm,
+                strings.len()
+            )));
+        }
+        let contexts = head.contexts.0;
+        if let Some(bad) = head
+            .context
+            .0
+            .iter()
+            .find(|&&c| c as usize >= contexts.len())
+        {
+            return Err(invalid(format!(
+                "context index {bad} out of range ({})",
+                contexts.len()
+            )));
+        }
+        let mut ts: u64 = 0;
+        for d in &head.ts_deltas.0 {
+            ts = ts
+                .checked_add(*d)
+                .ok_or_else(|| invalid("timestamp overflow"))?;
+        }
+        Ok(Self {
+            raw,
+            data_offset,
+            strings,
+            contexts,
+            ts_deltas: head.ts_deltas.0,
+            context: head.context.0,
+            results: head.results.0,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts_deltas.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts_deltas.is_empty()
+    }
+
+    /// Visits the events with their strings borrowed from the chunk: no allocation and no
+    /// reference counting per event. Stops when `f` breaks. A damaged data column is an
+    /// error after the events before the damage were visited.
+    pub fn for_each<'a>(
+        &'a self,
+        f: impl FnMut(Event<&'a str>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ChunkError> {
+        let table: Vec<&'a str> = self.strings.iter().map(|s| &**s).collect();
+        self.visit(&table, f)
+    }
+
+    /// Appends owned events; each distinct string is allocated once and shared. Leaves `out`
+    /// unchanged on error.
+    pub fn append_owned(&self, out: &mut Vec<Event>) -> Result<(), ChunkError> {
+        let table: Vec<Str> = self.strings.iter().map(|s| Str::from(&**s)).collect();
+        let start = out.len();
+        out.reserve(self.len());
+        let r = self.visit(&table, |e| {
+            out.push(e);
+            ControlFlow::Continue(())
+        });
+        if r.is_err() {
+            out.truncate(start);
+        }
+        r.map(|_| ())
+    }
+
+    fn visit<T: Clone>(
+        &self,
+        table: &[T],
+        mut f: impl FnMut(Event<T>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, ChunkError> {
+        let headers: Vec<EventHeader<T>> = self
+            .contexts
+            .iter()
+            .map(|c| EventHeader {
+                ts_nanos: 0,
+                pid: c.pid,
+                tgid: c.tgid,
+                comm: table[c.comm as usize].clone(),
+                cgroup_id: c.cgroup_id,
+                ns: Namespaces {
+                    pid_ns: c.pid_ns,
+                    mnt_ns: c.mnt_ns,
+                    net_ns: c.net_ns,
+                },
+            })
+            .collect();
+        let mut lookup = |i: &u32| -> Result<T, ChunkError> {
+            table
+                .get(*i as usize)
+                .cloned()
+                .ok_or_else(|| invalid(format!("string index {i} out of range ({})", table.len())))
+        };
+        let mut rest = &self.raw[self.data_offset..];
+        let mut ts: u64 = 0;
+        for ((&delta, &ctx), &result) in self.ts_deltas.iter().zip(&self.context).zip(&self.results)
+        {
+            ts += delta; // checked in parse
+            let (stored, tail): (EventData<u32>, _) = postcard::take_from_bytes(rest)?;
+            rest = tail;
+            let mut header = headers[ctx as usize].clone();
+            header.ts_nanos = ts;
+            let data = stored.try_map_strings(&mut lookup)?;
+            if f(Event {
+                header,
+                result,
+                data,
+            })
+            .is_break()
+            {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        if !rest.is_empty() {
+            return Err(invalid(format!(
+                "{} trailing bytes after the body",
+                rest.len()
+            )));
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{OpenArgs, SockAddr, SockArgs};
+
+    fn ev(ts: u64, pid: u32, data: EventData) -> Event {
+        Event {
+            header: EventHeader {
+                ts_nanos: ts,
+                pid,
+                tgid: pid,
+                comm: Str::from("runc:[2:INIT]"),
+                cgroup_id: 42,
+                ns: Namespaces {
+                    pid_ns: 1,
+                    mnt_ns: 2,
+                    net_ns: 3,
+                },
+            },
+            result: Some(-2),
+            data,
+        }
+    }
+
+    #[test]
+    fn round_trip_preserves_every_field() {
+        let events = vec![
+            ev(
+                10,
+                7,
+                EventData::Openat(OpenArgs {
+                    dirfd: -100,
+                    path: "/etc/passwd".into(),
+                    flags: 0o2000000,
+                    mode: 0,
+                }),
+            ),
+            ev(
+                15,
+                8,
+                EventData::Exec {
+                    filename: "/bin/sh".into(),
+                    argv: vec!["sh".into(), "-c".into()],
+                },
+            ),
+            ev(
+                15,
+                7,
+                EventData::Connect(SockArgs {
+                    fd: 3,
+                    addr: SockAddr::Inet {
+                        ip: "127.0.0.1".parse().unwrap(),
+                        port: 5000,
+                    },
+                }),
+            ),
+        ];
+        let mut enc = ChunkEncoder::new(3).unwrap();
+        let chunk = enc.encode(&events).unwrap();
+        assert_eq!(chunk.summary.event_count, 3);
+        assert_eq!(chunk.summary.first_ts_nanos, 10);
+        assert_eq!(chunk.summary.last_ts_nanos, 15);
+        assert!(chunk.summary.tgid_bloom.may_contain(7));
+        assert!(chunk.summary.cgroup_bloom.may_contain(42));
+        let back = decode_chunk(&chunk.body, chunk.raw_len as u64).unwrap();
+        assert_eq!(back, events);
+        // The encoder is reusable.
+        let again = enc.encode(&events[1..]).unwrap();
+        assert_eq!(
+            decode_chunk(&again.body, again.raw_len as u64).unwrap(),
+            events[1..]
+        );
+    }
+
+    #[test]
+    fn huge_declared_size_is_refused_before_decompressing() {
+        let err = decode_chunk(b"whatever", u64::MAX).unwrap_err();
+        assert!(matches!(err, ChunkError::TooLarge { .. }), "{err}");
+    }
+
+    #[test]
+    fn forged_sequence_length_is_refused() {
+        // A body whose first column claims 2^40 timestamps.
+        let mut raw = Vec::new();
+        let mut n: u64 = 1 << 40;
+        while n >= 0x80 {
+            raw.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        raw.push(n as u8);
+        let body = zstd::bulk::compress(&raw, 3).unwrap();
+        let err = decode_chunk(&body, raw.len() as u64).unwrap_err();
+        assert!(matches!(err, ChunkError::Decode(_)), "{err}");
+    }
+
+    #[test]
+    fn out_of_range_string_index_is_an_error() {
+        let body = Body {
+            ts_deltas: Bounded(vec![1]),
+            context: Bounded(vec![0]),
+            results: Bounded(vec![None]),
+            data: Bounded(vec![EventData::Chroot { path: 99 }]),
+            contexts: Bounded(vec![Context {
+                pid: 1,
+                tgid: 1,
+                comm: 0,
+                cgroup_id: 0,
+                pid_ns: 0,
+                mnt_ns: 0,
+                net_ns: 0,
+            }]),
+            strings: Bounded(vec!["sh".into()]),
+        };
+        let raw = postcard::to_stdvec(&body).unwrap();
+        let compressed = zstd::bulk::compress(&raw, 3).unwrap();
+        let err = decode_chunk(&compressed, raw.len() as u64).unwrap_err();
+        assert!(err.to_string().contains("string index 99"), "{err}");
+    }
+
+    #[test]
+    fn bloom_has_no_false_negatives() {
+        let mut b = Bloom::default();
+        for k in 0..40u64 {
+            b.insert(k * 7919);
+        }
+        assert!((0..40u64).all(|k| b.may_contain(k * 7919)));
+        assert!(Bloom::from_stored(&[1, 2, 3]).may_contain(12345));
+    }
+}
