@@ -1,0 +1,698 @@
+// SPDX-License-Identifier: (MIT OR Apache-2.0)
+/*
+ * Beefine's built-in probes: tracepoints for processes, namespaces, mounts, files,
+ * cgroups and sockets, and an XDP packet summary. Records are defined in beefine_abi.h.
+ *
+ * Scope: a task is recorded when its thread group is in `tracked` (seeded by the recorder
+ * from /proc, extended here on fork) or when `bf_trace_all` is set; the recorder itself
+ * (`bf_self_tgid`) never is. Syscalls are paired in the kernel: the entry saves the
+ * arguments in `inflight`, the exit reads the strings, adds the result and emits.
+ */
+#include "vmlinux_min.h"
+#include "beefine_abi.h"
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile __u8 bf_trace_all = 0;
+const volatile __u32 bf_self_tgid = 0;
+
+#define AT_FDCWD -100
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 << 20);
+} BF_EVENTS SEC(".maps");
+
+/* tgid -> 1 for every process in scope. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+} BF_TRACKED SEC(".maps");
+
+struct bf_inflight {
+	__u64 ts_nanos;
+	__u64 args[6];
+	__u32 kind;
+	__u32 _pad;
+};
+
+/* pid_tgid -> arguments of the syscall this thread is in. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct bf_inflight);
+} BF_INFLIGHT SEC(".maps");
+
+/* (tgid, fd) -> reads and writes summed until close. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct bf_io_key);
+	__type(value, struct bf_io_value);
+} BF_FILEIO SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, BF_COUNTER_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} BF_COUNTERS SEC(".maps");
+
+union bf_scratch_rec {
+	struct bf_path path;
+	struct bf_cgroup cgroup;
+};
+
+/* Per-CPU space to build variable-length records before copying them out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, union bf_scratch_rec);
+} BF_SCRATCH SEC(".maps");
+
+static __always_inline void count(__u32 counter)
+{
+	__u64 *n = bpf_map_lookup_elem(&BF_COUNTERS, &counter);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline bool tgid_tracked(__u32 tgid)
+{
+	if (tgid == bf_self_tgid)
+		return false;
+	if (bf_trace_all)
+		return true;
+	return bpf_map_lookup_elem(&BF_TRACKED, &tgid) != 0;
+}
+
+static __always_inline void fill_header(struct bf_header *h, __u16 kind, __u16 len, __u64 ts)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct pid *tpid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(tpid, level);
+
+	h->ts_nanos = ts ? ts : bpf_ktime_get_boot_ns();
+	h->cgroup_id = bpf_get_current_cgroup_id();
+	h->pid = (__u32)id;
+	h->tgid = id >> 32;
+	h->pid_ns = BPF_CORE_READ(tpid, numbers[level & 31].ns, ns.inum);
+	h->mnt_ns = BPF_CORE_READ(task, nsproxy, mnt_ns, ns.inum);
+	h->net_ns = BPF_CORE_READ(task, nsproxy, net_ns, ns.inum);
+	h->kind = kind;
+	h->len = len;
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Reserves a fixed-size record or counts the loss. */
+static __always_inline void *reserve(__u64 size)
+{
+	void *rec = bpf_ringbuf_reserve(&BF_EVENTS, size, 0);
+	if (!rec)
+		count(BF_COUNTER_RINGBUF_FULL);
+	return rec;
+}
+
+/* Copies a record built in scratch space out, `len` bytes of it. */
+static __always_inline void output(void *rec, __u64 len)
+{
+	if (bpf_ringbuf_output(&BF_EVENTS, rec, len, 0))
+		count(BF_COUNTER_RINGBUF_FULL);
+}
+
+static __always_inline void *scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&BF_SCRATCH, &zero);
+}
+
+/* ---- Syscall pairing ------------------------------------------------------------------ */
+
+static __always_inline int enter(struct trace_event_raw_sys_enter *ctx, __u32 kind)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!tgid_tracked(id >> 32))
+		return 0;
+	struct bf_inflight in = {};
+	in.ts_nanos = bpf_ktime_get_boot_ns();
+	in.kind = kind;
+	in.args[0] = BPF_CORE_READ(ctx, args[0]);
+	in.args[1] = BPF_CORE_READ(ctx, args[1]);
+	in.args[2] = BPF_CORE_READ(ctx, args[2]);
+	in.args[3] = BPF_CORE_READ(ctx, args[3]);
+	in.args[4] = BPF_CORE_READ(ctx, args[4]);
+	in.args[5] = BPF_CORE_READ(ctx, args[5]);
+	bpf_map_update_elem(&BF_INFLIGHT, &id, &in, BPF_ANY);
+	return 0;
+}
+
+/* Takes (copies and removes) this thread's in-flight call if it is of `kind`. */
+static __always_inline bool take(__u32 kind, struct bf_inflight *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct bf_inflight *in = bpf_map_lookup_elem(&BF_INFLIGHT, &id);
+	if (!in)
+		return false;
+	if (in->kind != kind) {
+		bpf_map_delete_elem(&BF_INFLIGHT, &id);
+		return false;
+	}
+	__builtin_memcpy(out, in, sizeof(*out));
+	bpf_map_delete_elem(&BF_INFLIGHT, &id);
+	return true;
+}
+
+static __always_inline long sys_ret(struct trace_event_raw_sys_exit *ctx)
+{
+	return BPF_CORE_READ(ctx, ret);
+}
+
+#define ENTER(name, kind)                                                                 \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                         \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                             \
+	{                                                                                   \
+		return enter(ctx, kind);                                                      \
+	}
+
+/* ---- Numeric-argument syscalls ------------------------------------------------------- */
+
+static __always_inline int emit_args(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct bf_inflight in;
+	if (!take(kind, &in))
+		return 0;
+	struct bf_args *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
+	rec->ret = sys_ret(ctx);
+	__builtin_memcpy(rec->args, in.args, sizeof(rec->args));
+	if (kind == BF_CLONE3) {
+		/* struct clone_args starts with the u64 flags. */
+		__u64 flags = 0;
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)in.args[0]);
+		rec->args[0] = flags;
+	} else if (kind == BF_CAPSET) {
+		/* Two struct __user_cap_data_struct { effective, permitted, inheritable }. */
+		__u32 data[6] = {};
+		bpf_probe_read_user(data, sizeof(data), (void *)in.args[1]);
+		rec->args[0] = data[0] | ((__u64)data[3] << 32);
+		rec->args[1] = data[1] | ((__u64)data[4] << 32);
+		rec->args[2] = data[2] | ((__u64)data[5] << 32);
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+#define ARGS_SYSCALL(name, kind)                                                          \
+	ENTER(name, kind)                                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                   \
+		return emit_args(ctx, kind);                                                  \
+	}
+
+ARGS_SYSCALL(clone, BF_CLONE)
+ARGS_SYSCALL(clone3, BF_CLONE3)
+ARGS_SYSCALL(unshare, BF_UNSHARE)
+ARGS_SYSCALL(setns, BF_SETNS)
+ARGS_SYSCALL(prctl, BF_PRCTL)
+ARGS_SYSCALL(seccomp, BF_SECCOMP)
+ARGS_SYSCALL(capset, BF_CAPSET)
+ARGS_SYSCALL(socket, BF_SOCKET)
+ARGS_SYSCALL(listen, BF_LISTEN)
+
+/* ---- One-path syscalls --------------------------------------------------------------- */
+
+static __always_inline int emit_path(struct trace_event_raw_sys_exit *ctx, __u32 kind,
+				     int path_arg)
+{
+	struct bf_inflight in;
+	if (!take(kind, &in))
+		return 0;
+	struct bf_path *rec = scratch();
+	if (!rec)
+		return 0;
+	rec->ret = sys_ret(ctx);
+	rec->args[0] = in.args[0];
+	rec->args[1] = in.args[1];
+	rec->args[2] = in.args[2];
+	rec->args[3] = in.args[3];
+	rec->_pad = 0;
+	if (kind == BF_OPENAT2) {
+		/* struct open_how { u64 flags; u64 mode; u64 resolve; } */
+		__u64 how[3] = {};
+		bpf_probe_read_user(how, sizeof(how), (void *)in.args[2]);
+		rec->args[2] = how[0];
+		rec->args[3] = how[1];
+		rec->args[1] = how[2];
+	}
+	long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)in.args[path_arg & 3]);
+	if (n < 0) {
+		rec->path[0] = 0;
+		n = 1;
+	}
+	rec->path_len = n;
+	__u64 len = __builtin_offsetof(struct bf_path, path) + (n & (BF_PATH_LEN - 1));
+	if (n >= BF_PATH_LEN)
+		len = sizeof(struct bf_path);
+	fill_header(&rec->h, kind, len, in.ts_nanos);
+	output(rec, len);
+	return 0;
+}
+
+#define PATH_SYSCALL(name, kind, path_arg)                                                \
+	ENTER(name, kind)                                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                   \
+		return emit_path(ctx, kind, path_arg);                                        \
+	}
+
+PATH_SYSCALL(openat, BF_OPENAT, 1)
+PATH_SYSCALL(openat2, BF_OPENAT2, 1)
+PATH_SYSCALL(mkdir, BF_MKDIR, 0)
+PATH_SYSCALL(mkdirat, BF_MKDIRAT, 1)
+PATH_SYSCALL(chroot, BF_CHROOT, 0)
+PATH_SYSCALL(umount, BF_UMOUNT, 0)
+
+/* ---- mount and pivot_root ------------------------------------------------------------ */
+
+static __always_inline int emit_mount(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct bf_inflight in;
+	if (!take(kind, &in))
+		return 0;
+	struct bf_mount *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
+	rec->ret = sys_ret(ctx);
+	rec->source[0] = 0;
+	rec->target[0] = 0;
+	rec->fstype[0] = 0;
+	rec->data[0] = 0;
+	if (kind == BF_MOUNT) {
+		rec->flags = in.args[3];
+		bpf_probe_read_user_str(rec->source, sizeof(rec->source), (void *)in.args[0]);
+		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in.args[1]);
+		bpf_probe_read_user_str(rec->fstype, sizeof(rec->fstype), (void *)in.args[2]);
+		/* Options are a string for every filesystem the container stack mounts. */
+		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in.args[4]);
+	} else {
+		rec->flags = 0;
+		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in.args[0]);
+		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in.args[1]);
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+ENTER(mount, BF_MOUNT)
+SEC("tracepoint/syscalls/sys_exit_mount")
+int exit_mount(struct trace_event_raw_sys_exit *ctx)
+{
+	return emit_mount(ctx, BF_MOUNT);
+}
+
+ENTER(pivot_root, BF_PIVOT_ROOT)
+SEC("tracepoint/syscalls/sys_exit_pivot_root")
+int exit_pivot_root(struct trace_event_raw_sys_exit *ctx)
+{
+	return emit_mount(ctx, BF_PIVOT_ROOT);
+}
+
+/* ---- Socket addresses ---------------------------------------------------------------- */
+
+static __always_inline int emit_sockaddr(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct bf_inflight in;
+	if (!take(kind, &in))
+		return 0;
+	struct bf_sockaddr *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
+	rec->ret = sys_ret(ctx);
+	rec->fd = in.args[0];
+	__u32 addr_len = 0;
+	if (kind == BF_ACCEPT || kind == BF_ACCEPT4) {
+		/* The peer address was written by the call; its length through a pointer. */
+		if (in.args[2])
+			bpf_probe_read_user(&addr_len, sizeof(addr_len), (void *)in.args[2]);
+	} else {
+		addr_len = in.args[2];
+	}
+	if (addr_len > BF_SOCKADDR_LEN)
+		addr_len = BF_SOCKADDR_LEN;
+	rec->addr_len = addr_len;
+	__builtin_memset(rec->addr, 0, sizeof(rec->addr));
+	if (in.args[1] && addr_len)
+		bpf_probe_read_user(rec->addr, sizeof(rec->addr), (void *)in.args[1]);
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+#define SOCKADDR_SYSCALL(name, kind)                                                      \
+	ENTER(name, kind)                                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                   \
+		return emit_sockaddr(ctx, kind);                                              \
+	}
+
+SOCKADDR_SYSCALL(bind, BF_BIND)
+SOCKADDR_SYSCALL(connect, BF_CONNECT)
+SOCKADDR_SYSCALL(accept, BF_ACCEPT)
+SOCKADDR_SYSCALL(accept4, BF_ACCEPT4)
+
+/* ---- Reads and writes, summed per (process, fd) -------------------------------------- */
+
+static __always_inline int sum_io(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+{
+	struct bf_inflight in;
+	if (!take(kind, &in))
+		return 0;
+	long ret = sys_ret(ctx);
+	if (ret < 0)
+		return 0;
+	struct bf_io_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = in.args[0] };
+	struct bf_io_value *v = bpf_map_lookup_elem(&BF_FILEIO, &key);
+	if (!v) {
+		struct bf_io_value fresh = { .first_ts_nanos = in.ts_nanos };
+		if (bpf_map_update_elem(&BF_FILEIO, &key, &fresh, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&BF_FILEIO, &key)) {
+			count(BF_COUNTER_FILEIO_FULL);
+			return 0;
+		}
+		v = bpf_map_lookup_elem(&BF_FILEIO, &key);
+		if (!v)
+			return 0;
+	}
+	v->last_ts_nanos = in.ts_nanos;
+	if (kind == BF_READ) {
+		__sync_fetch_and_add(&v->reads, 1);
+		__sync_fetch_and_add(&v->bytes_read, ret);
+	} else {
+		__sync_fetch_and_add(&v->writes, 1);
+		__sync_fetch_and_add(&v->bytes_written, ret);
+	}
+	return 0;
+}
+
+#define IO_SYSCALL(name, kind)                                                            \
+	ENTER(name, kind)                                                                   \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
+	{                                                                                   \
+		return sum_io(ctx, kind);                                                     \
+	}
+
+IO_SYSCALL(read, BF_READ)
+IO_SYSCALL(pread64, BF_READ)
+IO_SYSCALL(readv, BF_READ)
+IO_SYSCALL(write, BF_WRITE)
+IO_SYSCALL(pwrite64, BF_WRITE)
+IO_SYSCALL(writev, BF_WRITE)
+
+/* close: the summary of the fd, if it was read or written, goes out now. */
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!tgid_tracked(id >> 32))
+		return 0;
+	struct bf_io_key key = { .tgid = id >> 32, .fd = BPF_CORE_READ(ctx, args[0]) };
+	struct bf_io_value *v = bpf_map_lookup_elem(&BF_FILEIO, &key);
+	if (!v)
+		return 0;
+	struct bf_file_io *rec = reserve(sizeof(*rec));
+	if (rec) {
+		fill_header(&rec->h, BF_FILE_IO, sizeof(*rec), v->first_ts_nanos);
+		rec->fd = key.fd;
+		rec->reads = v->reads;
+		rec->writes = v->writes;
+		rec->_pad = 0;
+		rec->bytes_read = v->bytes_read;
+		rec->bytes_written = v->bytes_written;
+		bpf_ringbuf_submit(rec, 0);
+	}
+	bpf_map_delete_elem(&BF_FILEIO, &key);
+	return 0;
+}
+
+/* ---- Processes ----------------------------------------------------------------------- */
+
+SEC("tracepoint/sched/sched_process_exec")
+int on_exec(struct trace_event_raw_sched_process_exec *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!tgid_tracked(id >> 32))
+		return 0;
+	struct bf_exec *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, BF_EXEC, sizeof(*rec), 0);
+	__u32 loc = BPF_CORE_READ(ctx, __data_loc_filename);
+	long n = bpf_probe_read_kernel_str(rec->filename, sizeof(rec->filename),
+					   (void *)ctx + (loc & 0xFFFF));
+	rec->filename_len = n > 0 ? n : 0;
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	unsigned long start = BPF_CORE_READ(task, mm, arg_start);
+	unsigned long end = BPF_CORE_READ(task, mm, arg_end);
+	unsigned long len = end > start ? end - start : 0;
+	if (len > BF_ARGV_LEN)
+		len = BF_ARGV_LEN;
+	rec->argv_len = 0;
+	if (len > 0 && bpf_probe_read_user(rec->argv, len, (void *)start) == 0)
+		rec->argv_len = len;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* The raw tracepoint's arguments are read as plain u64s: (parent, child). */
+SEC("raw_tracepoint/sched_process_fork")
+int on_fork(unsigned long long *ctx)
+{
+	struct task_struct *parent = (struct task_struct *)ctx[0];
+	struct task_struct *child = (struct task_struct *)ctx[1];
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	if (!tgid_tracked(parent_tgid))
+		return 0;
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	/* Threads share the tgid; only a new process joins the scope. */
+	if (child_tgid != parent_tgid) {
+		__u8 one = 1;
+		bpf_map_update_elem(&BF_TRACKED, &child_tgid, &one, BPF_ANY);
+	}
+	struct bf_fork *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, BF_FORK, sizeof(*rec), 0);
+	rec->parent_pid = BPF_CORE_READ(parent, pid);
+	rec->parent_tgid = parent_tgid;
+	rec->child_pid = child_pid;
+	rec->child_tgid = child_tgid;
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int on_exit(void *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	/* Only the end of a process, not of each of its threads. */
+	if ((__u32)id != tgid || !tgid_tracked(tgid))
+		return 0;
+	struct bf_exit *rec = reserve(sizeof(*rec));
+	if (rec) {
+		struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+		fill_header(&rec->h, BF_EXIT, sizeof(*rec), 0);
+		rec->exit_code = BPF_CORE_READ(task, exit_code);
+		rec->_pad = 0;
+		bpf_ringbuf_submit(rec, 0);
+	}
+	bpf_map_delete_elem(&BF_TRACKED, &tgid);
+	return 0;
+}
+
+/* ---- cgroups ------------------------------------------------------------------------- */
+
+static __always_inline int emit_cgroup(void *ctx, __u32 kind, __u64 cgroup_id, int dst_pid,
+				       int root, int level, __u32 loc)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	if (!tgid_tracked(id >> 32))
+		return 0;
+	struct bf_cgroup *rec = scratch();
+	if (!rec)
+		return 0;
+	rec->cgroup_id = cgroup_id;
+	rec->dst_pid = dst_pid;
+	rec->root = root;
+	rec->level = level;
+	long n = bpf_probe_read_kernel_str(rec->path, sizeof(rec->path), ctx + (loc & 0xFFFF));
+	if (n < 0) {
+		rec->path[0] = 0;
+		n = 1;
+	}
+	rec->path_len = n;
+	__u64 len = __builtin_offsetof(struct bf_cgroup, path) + (n & (BF_PATH_LEN - 1));
+	if (n >= BF_PATH_LEN)
+		len = sizeof(struct bf_cgroup);
+	fill_header(&rec->h, kind, len, 0);
+	output(rec, len);
+	return 0;
+}
+
+SEC("tracepoint/cgroup/cgroup_attach_task")
+int on_cgroup_attach(struct trace_event_raw_cgroup_migrate *ctx)
+{
+	return emit_cgroup(ctx, BF_CGROUP_ATTACH, BPF_CORE_READ(ctx, dst_id),
+			   BPF_CORE_READ(ctx, pid), BPF_CORE_READ(ctx, dst_root),
+			   BPF_CORE_READ(ctx, dst_level), BPF_CORE_READ(ctx, __data_loc_dst_path));
+}
+
+SEC("tracepoint/cgroup/cgroup_mkdir")
+int on_cgroup_mkdir(struct trace_event_raw_cgroup *ctx)
+{
+	return emit_cgroup(ctx, BF_CGROUP_MKDIR, BPF_CORE_READ(ctx, id), 0,
+			   BPF_CORE_READ(ctx, root), BPF_CORE_READ(ctx, level),
+			   BPF_CORE_READ(ctx, __data_loc_path));
+}
+
+/* ---- TCP ----------------------------------------------------------------------------- */
+
+/*
+ * State changes often run in softirq context, where the current task is unrelated: they
+ * are recorded for every TCP socket on the machine (a few per connection).
+ */
+SEC("tracepoint/sock/inet_sock_set_state")
+int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (BPF_CORE_READ(ctx, protocol) != 6 /* IPPROTO_TCP */)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (tgid == bf_self_tgid)
+		return 0;
+	struct bf_tcp_state *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return 0;
+	fill_header(&rec->h, BF_TCP_STATE, sizeof(*rec), 0);
+	rec->old_state = BPF_CORE_READ(ctx, oldstate);
+	rec->new_state = BPF_CORE_READ(ctx, newstate);
+	rec->sport = BPF_CORE_READ(ctx, sport);
+	rec->dport = BPF_CORE_READ(ctx, dport);
+	rec->family = BPF_CORE_READ(ctx, family);
+	rec->protocol = 6;
+	if (rec->family == 2 /* AF_INET */) {
+		__builtin_memset(rec->saddr, 0, sizeof(rec->saddr));
+		__builtin_memset(rec->daddr, 0, sizeof(rec->daddr));
+		bpf_core_read(rec->saddr, 4, &ctx->saddr);
+		bpf_core_read(rec->daddr, 4, &ctx->daddr);
+	} else {
+		bpf_core_read(rec->saddr, 16, &ctx->saddr_v6);
+		bpf_core_read(rec->daddr, 16, &ctx->daddr_v6);
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return 0;
+}
+
+/* ---- XDP ----------------------------------------------------------------------------- */
+
+struct ethhdr_min {
+	__u8 dst[6];
+	__u8 src[6];
+	__be16 proto;
+} __attribute__((packed));
+
+SEC("xdp")
+int on_packet(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr_min *eth = data;
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	__u16 proto = bpf_ntohs(eth->proto);
+	__u8 *l3 = (void *)(eth + 1);
+	__u8 ip_version, l4_proto;
+	__u32 l4_off;
+	__u8 saddr[16] = {}, daddr[16] = {};
+	if (proto == 0x0800) {
+		if ((void *)(l3 + 20) > end)
+			return XDP_PASS;
+		ip_version = 4;
+		l4_proto = l3[9];
+		l4_off = (l3[0] & 0xF) * 4;
+		__builtin_memcpy(saddr, l3 + 12, 4);
+		__builtin_memcpy(daddr, l3 + 16, 4);
+	} else if (proto == 0x86DD) {
+		if ((void *)(l3 + 40) > end)
+			return XDP_PASS;
+		ip_version = 6;
+		l4_proto = l3[6];
+		l4_off = 40;
+		__builtin_memcpy(saddr, l3 + 8, 16);
+		__builtin_memcpy(daddr, l3 + 24, 16);
+	} else {
+		return XDP_PASS;
+	}
+	if (l4_off < 20 || l4_off > 60)
+		return XDP_PASS;
+	__u8 *l4 = l3 + l4_off;
+	__u16 sport = 0, dport = 0;
+	__u32 payload_off = 0;
+	if (l4_proto == 6) {
+		if ((void *)(l4 + 20) > end)
+			return XDP_PASS;
+		sport = *(__u16 *)l4;
+		dport = *(__u16 *)(l4 + 2);
+		payload_off = ((l4[12] >> 4) & 0xF) * 4;
+	} else if (l4_proto == 17) {
+		if ((void *)(l4 + 8) > end)
+			return XDP_PASS;
+		sport = *(__u16 *)l4;
+		dport = *(__u16 *)(l4 + 2);
+		payload_off = 8;
+	}
+	struct bf_packet *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return XDP_PASS;
+	__builtin_memset(&rec->h, 0, sizeof(rec->h));
+	rec->h.ts_nanos = bpf_ktime_get_boot_ns();
+	rec->h.kind = BF_PACKET;
+	rec->h.len = sizeof(*rec);
+	rec->ifindex = ctx->ingress_ifindex;
+	rec->len = end - data;
+	rec->sport = sport;
+	rec->dport = dport;
+	rec->protocol = l4_proto;
+	rec->ip_version = ip_version;
+	rec->_pad = 0;
+	__builtin_memcpy(rec->saddr, saddr, 16);
+	__builtin_memcpy(rec->daddr, daddr, 16);
+	__builtin_memset(rec->payload, 0, sizeof(rec->payload));
+	rec->payload_len = 0;
+	if (payload_off) {
+		__u32 off = sizeof(struct ethhdr_min) + l4_off + payload_off;
+		__u32 avail = rec->len > off ? rec->len - off : 0;
+		if (avail > BF_PAYLOAD_LEN)
+			avail = BF_PAYLOAD_LEN;
+		if (avail > 0 && bpf_xdp_load_bytes(ctx, off, rec->payload, avail) == 0)
+			rec->payload_len = avail;
+	}
+	bpf_ringbuf_submit(rec, 0);
+	return XDP_PASS;
+}
