@@ -258,14 +258,19 @@ pub enum EventData<S = Str> {
         reads: u32,
         writes: u32,
     },
-    /// `cgroup_attach_task`: a task moved into a cgroup.
+    /// `cgroup_attach_task`: a task moved into a cgroup. `hierarchy_id` 0 is cgroup v2, whose
+    /// ids are the `cgroup_id` of events; v1 hierarchies have their own ids.
     CgroupAttach {
         path: S,
         dst_pid: u32,
+        cgroup_id: u64,
+        hierarchy_id: i32,
     },
     /// `cgroup_mkdir`: a cgroup was created.
     CgroupMkdir {
         path: S,
+        cgroup_id: u64,
+        hierarchy_id: i32,
     },
     Socket {
         family: u16,
@@ -715,11 +720,26 @@ impl<S> EventData<S> {
                 reads: *reads,
                 writes: *writes,
             },
-            D::CgroupAttach { path, dst_pid } => D::CgroupAttach {
+            D::CgroupAttach {
+                path,
+                dst_pid,
+                cgroup_id,
+                hierarchy_id,
+            } => D::CgroupAttach {
                 path: f(path)?,
                 dst_pid: *dst_pid,
+                cgroup_id: *cgroup_id,
+                hierarchy_id: *hierarchy_id,
             },
-            D::CgroupMkdir { path } => D::CgroupMkdir { path: f(path)? },
+            D::CgroupMkdir {
+                path,
+                cgroup_id,
+                hierarchy_id,
+            } => D::CgroupMkdir {
+                path: f(path)?,
+                cgroup_id: *cgroup_id,
+                hierarchy_id: *hierarchy_id,
+            },
             D::Socket {
                 family,
                 sock_type,
@@ -797,7 +817,7 @@ impl<S: AsRef<str>> EventData<S> {
             Self::FileIo { path, .. }
             | Self::Chroot { path }
             | Self::CgroupAttach { path, .. }
-            | Self::CgroupMkdir { path } => Some(path.as_ref()),
+            | Self::CgroupMkdir { path, .. } => Some(path.as_ref()),
             Self::Mount(m) => Some(m.target.as_ref()),
             Self::Umount { target, .. } => Some(target.as_ref()),
             Self::PivotRoot { new_root, .. } => Some(new_root.as_ref()),

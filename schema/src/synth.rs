@@ -289,6 +289,8 @@ impl Generator {
                 EventData::CgroupAttach {
                     path: "/docker/4f1c2a9e0b7d".into(),
                     dst_pid: header.pid,
+                    cgroup_id: CONTAINER_CGROUP_ID,
+                    hierarchy_id: 0,
                 },
             ),
             _ => (
