@@ -1,0 +1,129 @@
+//! Command-line interface.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+const EXAMPLES: &str = "\
+Examples:
+  beefine-view                               open the bundled example session
+  beefine-view pull-nginx.beefine            open a session (also one still being recorded)
+  beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers
+  beefine-view export run.beefine --format jsonl -o run.jsonl
+  beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"mount\")'
+  xvfb-run -a -s '-screen 0 1600x900x24' beefine-view --screenshot out.png run.beefine";
+
+/// Replays a Beefine session: what the kernel and the Docker daemon did while containers
+/// were pulled, created and run.
+///
+/// Without a subcommand it opens a window with a timeline, an event table, filters,
+/// step-through, container details and resource charts. `info` and `export` need no display.
+#[derive(Debug, Parser)]
+#[command(
+    name = "beefine-view",
+    version,
+    after_help = EXAMPLES,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Session file to open (default: the bundled example session)
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Render the window for FILE, save it as a PNG and exit (works under Xvfb)
+    #[arg(long, value_name = "OUT.png")]
+    pub screenshot: Option<PathBuf>,
+
+    /// Window size in points, as WIDTHxHEIGHT
+    #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
+    pub size: (f32, f32),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print a summary of a session: status, duration, events by kind, containers, losses,
+    /// file size and bytes per event
+    #[command(after_help = "Example:\n  beefine-view info pull-nginx.beefine")]
+    Info {
+        /// Session file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Write every event with all its decoded fields, in time order
+    ///
+    /// JSON Lines: one object per event with ts_nanos, kind, pid, tgid, comm, cgroup_id,
+    /// pid_ns, mnt_ns, net_ns, container_id and container_name (when the event belongs to a
+    /// container of the session), result and errno (when there is one), then the fields of
+    /// its kind: numbers under their kernel name, decoded names beside them with a _name or
+    /// _names suffix (clone flags 0x6c020000 → flags_names ["CLONE_NEWNS", …]). viewer/EXPORT.md
+    /// lists every field of every kind.
+    ///
+    /// A damaged file is exported as far as it reads: each unreadable chunk is reported on
+    /// stderr and the exit status is 3.
+    #[command(after_help = "\
+Examples:
+  beefine-view export run.beefine --format jsonl -o run.jsonl
+  beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"unshare\") | .flags_names'
+  beefine-view export run.beefine --format jsonl | jq -r 'select(.result < 0) | [.kind, .path, .errno] | @tsv'
+
+Exit status: 0 when everything was exported, 1 when the file cannot be read, 3 when parts
+of it are damaged (everything else was exported).")]
+    Export {
+        /// Session file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output
+        #[arg(short, long, value_name = "PATH")]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// JSON Lines: one JSON object per event
+    Jsonl,
+}
+
+fn parse_size(s: &str) -> Result<(f32, f32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("{s:?} is not WIDTHxHEIGHT (for example 1600x900)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<f32>()
+            .ok()
+            .filter(|v| (200.0..=10_000.0).contains(v))
+            .ok_or_else(|| format!("{v:?} is not a size between 200 and 10000"))
+    };
+    Ok((parse(w)?, parse(h)?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_documented_forms() {
+        let cli = Cli::try_parse_from(["beefine-view", "a.beefine"]).unwrap();
+        assert_eq!(cli.file.as_deref(), Some(std::path::Path::new("a.beefine")));
+        let cli = Cli::try_parse_from(["beefine-view", "export", "a.beefine", "--format", "jsonl"])
+            .unwrap();
+        assert!(matches!(cli.command, Some(Command::Export { .. })));
+        let cli =
+            Cli::try_parse_from(["beefine-view", "--screenshot", "o.png", "a.beefine"]).unwrap();
+        assert_eq!(cli.size, (1600.0, 900.0));
+        assert!(Cli::try_parse_from(["beefine-view", "--size", "12", "a"]).is_err());
+    }
+}

@@ -1,0 +1,225 @@
+//! `beefine-view info`: a summary of a session for a terminal.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::ops::ControlFlow;
+
+use beefine_schema::{Error, Kind, Query, Session};
+
+use crate::containers::ContainerIndex;
+use crate::format;
+
+/// What `info` found out, with the damage it met on the way.
+#[derive(Debug)]
+pub struct Info {
+    pub text: String,
+    /// Chunks that could not be read while counting events per container.
+    pub errors: Vec<Error>,
+}
+
+/// Summarises a session: what it is, its state, how long it is, what it holds.
+pub fn session_info(session: &Session) -> anyhow::Result<Info> {
+    let meta = session.meta();
+    let info = &meta.info;
+    let status = session.status();
+    let span = session.time_span()?;
+    let end = meta.end_ts_nanos.or(span.map(|(_, hi)| hi));
+    let start = info.start_ts_nanos;
+    let kind_counts = session.kind_counts()?;
+    let total: u64 = kind_counts.iter().map(|(_, n)| n).sum();
+    let file_bytes = session.file_bytes();
+    let lost = session.lost_events()?;
+    let losses = session.losses()?;
+    let containers = ContainerIndex::new(session.containers()?);
+    let images = session.images()?;
+    let processes = session.processes()?;
+
+    // One pass over the events: per-container counts, and a check that every chunk reads.
+    let mut per_container = vec![0u64; containers.len()];
+    let mut scanned = 0u64;
+    let scan = session.scan(&Query::all(), |e| {
+        scanned += 1;
+        if let Some(i) = containers.for_event(&e) {
+            per_container[i] += 1;
+        }
+        ControlFlow::Continue(())
+    })?;
+
+    let mut t = String::new();
+    let row = |t: &mut String, label: &str, value: &str| {
+        let _ = writeln!(t, "{label:<12} {value}");
+    };
+    row(&mut t, "session", &info.session_name);
+    row(&mut t, "file", &session.path().display().to_string());
+    row(&mut t, "status", status.name());
+    if !info.command.is_empty() {
+        row(&mut t, "command", &info.command.join(" "));
+    }
+    row(
+        &mut t,
+        "recorded",
+        &format!(
+            "{} on {} (Linux {}), beefine {}, format {}",
+            format::wall_clock(
+                info.clock_offset_nanos
+                    .saturating_add(i64::try_from(start).unwrap_or(i64::MAX))
+            ),
+            if info.hostname.is_empty() {
+                "?"
+            } else {
+                &info.hostname
+            },
+            if info.host_kernel.is_empty() {
+                "?"
+            } else {
+                &info.host_kernel
+            },
+            if info.tool_version.is_empty() {
+                "?"
+            } else {
+                &info.tool_version
+            },
+            meta.format_version
+        ),
+    );
+    let duration = end.map_or(0, |e| e.saturating_sub(start));
+    row(
+        &mut t,
+        "duration",
+        &match end {
+            Some(_) => format::duration(duration),
+            None => "no events yet".to_owned(),
+        },
+    );
+    let per_event = if total > 0 {
+        format!(", {:.2} B/event", file_bytes as f64 / total as f64)
+    } else {
+        String::new()
+    };
+    row(
+        &mut t,
+        "events",
+        &format!(
+            "{} in {} ({}{per_event})",
+            format::thousands(total),
+            format::bytes(file_bytes),
+            if scanned == total {
+                "all readable".to_owned()
+            } else {
+                format!("{} readable", format::thousands(scanned))
+            }
+        ),
+    );
+    row(
+        &mut t,
+        "lost",
+        &if lost == 0 && losses.is_empty() {
+            "0 (nothing was dropped)".to_owned()
+        } else {
+            let mut by_source: HashMap<&str, (u64, usize)> = HashMap::new();
+            for l in &losses {
+                let e = by_source.entry(l.source.name()).or_default();
+                e.0 += l.count;
+                e.1 += 1;
+            }
+            let mut parts: Vec<String> = by_source
+                .into_iter()
+                .map(|(src, (n, spans))| {
+                    format!("{} from {src} in {spans} span(s)", format::thousands(n))
+                })
+                .collect();
+            parts.sort();
+            format!("{} events: {}", format::thousands(lost), parts.join(", "))
+        },
+    );
+    row(
+        &mut t,
+        "processes",
+        &format::thousands(processes.len() as u64),
+    );
+
+    let _ = writeln!(t, "\ncontainers   {}", containers.len());
+    for (c, n) in containers.containers().iter().zip(&per_container) {
+        let rel = |ts: Option<u64>| ts.map(|ts| format::offset(ts as i64 - start as i64));
+        let mut life = Vec::new();
+        if let Some(s) = rel(c.created_ts_nanos) {
+            life.push(format!("created {s}"));
+        }
+        if let Some(s) = rel(c.started_ts_nanos) {
+            life.push(format!("started {s}"));
+        }
+        if let Some(s) = rel(c.died_ts_nanos) {
+            let code = c
+                .exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default();
+            life.push(format!("died {s}{code}"));
+        }
+        let _ = writeln!(
+            t,
+            "  {:<12}  {:<20}  {:<36}  {:>9} events  {}",
+            c.short_id(),
+            format::ellipsize(&c.name, 20),
+            format::ellipsize(&c.image, 36),
+            format::thousands(*n),
+            life.join(", ")
+        );
+    }
+    if !images.is_empty() {
+        let _ = writeln!(t, "\nimages       {}", images.len());
+        for i in &images {
+            let _ = writeln!(
+                t,
+                "  {:<12}  {:<40}  {:>10}{}",
+                format::short_id(&i.image_id),
+                format::ellipsize(&i.reference, 40),
+                format::bytes(i.size_bytes),
+                if i.existed_before {
+                    "  (present before)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+
+    let _ = writeln!(t, "\nevents by kind");
+    let mut counts = kind_counts.clone();
+    counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let width = counts
+        .first()
+        .map_or(1, |(_, n)| format::thousands(*n).len());
+    for (kind, n) in counts {
+        let share = if total > 0 {
+            100.0 * n as f64 / total as f64
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            t,
+            "  {:<16} {:>width$}  {share:5.1} %  {}",
+            kind.name(),
+            format::thousands(n),
+            kind.family().name()
+        );
+    }
+    if !scan.errors.is_empty() {
+        let _ = writeln!(t, "\ndamage       {} part(s) unreadable", scan.errors.len());
+        for e in &scan.errors {
+            let _ = writeln!(t, "  {e}");
+        }
+    }
+    Ok(Info {
+        text: t,
+        errors: scan.errors,
+    })
+}
+
+/// Kinds in display order for help texts.
+pub fn kind_names() -> String {
+    Kind::ALL
+        .iter()
+        .map(|k| k.name())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,13 @@
+//! `beefine-view`: replays Beefine session files.
+//!
+//! - [`info`] and [`export`] are the headless commands (no display needed);
+//! - [`state`] is the viewer's model (store, time control, filters, selection, stepping),
+//!   free of egui and unit-tested;
+//! - [`ui`] draws panels that return commands, which [`app`] applies after each frame.
+
+pub mod cli;
+pub mod containers;
+pub mod export;
+pub mod format;
+pub mod info;
+pub mod testdata;

@@ -1,0 +1,902 @@
+//! Sessions written through the schema writer for tests and benchmarks.
+//!
+//! [`write_sample_session`] is a small, hand-made `docker pull` + `docker run` of nginx with
+//! an event of every kind and data for every panel (containers, processes, images and
+//! layers, mounts, namespace calls, Docker events, resource samples, a loss, a custom
+//! probe). [`write_generated_session`] adds any number of synthetic events
+//! ([`beefine_schema::synth::Generator`]) around one container, for load benchmarks.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::Path;
+
+use beefine_schema::synth::{CONTAINER_CGROUP_ID, Generator};
+use beefine_schema::{
+    CloneArgs, Component, Container, DockerEvent, Event, EventData, EventHeader, Image, Layer,
+    Loss, LossSource, MkdirArgs, MountArgs, Namespaces, OpenArgs, PacketSummary, Probe, Process,
+    ResourceSample, Result, Sample, SessionInfo, SessionWriter, SockAddr, SockArgs, Str,
+    TcpStateChange, WriterOptions,
+};
+
+/// Boot-clock start of the sample sessions.
+pub const START_NANOS: u64 = 1_000_000_000;
+/// Id of the sample's nginx container.
+pub const WEB_ID: &str = "c0ffee1234567890c0ffee1234567890c0ffee1234567890c0ffee1234567890";
+pub const WEB_CGROUP_ID: u64 = 9001;
+pub const WEB_NS: Namespaces = Namespaces {
+    pid_ns: 4026532401,
+    mnt_ns: 4026532400,
+    net_ns: 4026532403,
+};
+pub const HOST_NS: Namespaces = Namespaces {
+    pid_ns: 4026531836,
+    mnt_ns: 4026531841,
+    net_ns: 4026531840,
+};
+pub const IMAGE_ID: &str =
+    "sha256:ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12";
+/// Overlay directory of layer `i` of the sample image.
+pub fn layer_dir(i: u32) -> String {
+    format!(
+        "/var/lib/docker/overlay2/layer{i}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/diff"
+    )
+}
+pub const UPPER_DIR: &str = "/var/lib/docker/overlay2/c0ffeeupper/diff";
+pub const MERGED_DIR: &str = "/var/lib/docker/overlay2/c0ffeeupper/merged";
+
+fn ms(n: u64) -> u64 {
+    START_NANOS + n * 1_000_000
+}
+
+fn info(name: &str) -> SessionInfo {
+    SessionInfo {
+        session_name: name.into(),
+        command: vec![
+            "docker".into(),
+            "run".into(),
+            "-d".into(),
+            "localhost:5000/nginx:test".into(),
+        ],
+        tool_version: "0.1.0".into(),
+        host_kernel: "6.18.0".into(),
+        hostname: "testhost".into(),
+        clock_offset_nanos: 1_764_000_000_000_000_000,
+        start_ts_nanos: START_NANOS,
+    }
+}
+
+struct Task {
+    pid: u32,
+    comm: &'static str,
+    cgroup_id: u64,
+    ns: Namespaces,
+}
+
+const DOCKERD: Task = Task {
+    pid: 100,
+    comm: "dockerd",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
+const CONTAINERD: Task = Task {
+    pid: 200,
+    comm: "containerd",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
+const SHIM: Task = Task {
+    pid: 300,
+    comm: "containerd-shim",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
+const RUNC: Task = Task {
+    pid: 400,
+    comm: "runc",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
+const RUNC_INIT_HOST: Task = Task {
+    pid: 410,
+    comm: "runc:[1:CHILD]",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
+const RUNC_INIT: Task = Task {
+    pid: 410,
+    comm: "runc:[2:INIT]",
+    cgroup_id: WEB_CGROUP_ID,
+    ns: WEB_NS,
+};
+const NGINX: Task = Task {
+    pid: 410,
+    comm: "nginx",
+    cgroup_id: WEB_CGROUP_ID,
+    ns: WEB_NS,
+};
+const WORKER: Task = Task {
+    pid: 411,
+    comm: "nginx",
+    cgroup_id: WEB_CGROUP_ID,
+    ns: WEB_NS,
+};
+
+fn ev(ts: u64, t: &Task, result: Option<i64>, data: EventData) -> Event {
+    Event {
+        header: EventHeader {
+            ts_nanos: ts,
+            pid: t.pid,
+            tgid: t.pid,
+            comm: Str::from(t.comm),
+            cgroup_id: t.cgroup_id,
+            ns: t.ns,
+        },
+        result,
+        data,
+    }
+}
+
+fn mount(source: &str, target: &str, fstype: &str, flags: u64, data: &str) -> EventData {
+    EventData::Mount(Box::new(MountArgs {
+        source: source.into(),
+        target: target.into(),
+        fstype: fstype.into(),
+        flags,
+        data: data.into(),
+    }))
+}
+
+fn open(path: &str, flags: u64) -> EventData {
+    EventData::Openat(OpenArgs {
+        dirfd: -100,
+        path: path.into(),
+        flags,
+        mode: 0,
+    })
+}
+
+fn web_container() -> Container {
+    Container {
+        container_id: WEB_ID.into(),
+        name: "web".into(),
+        image: "localhost:5000/nginx:test".into(),
+        image_id: IMAGE_ID.into(),
+        init_pid: Some(410),
+        cgroup_id: Some(WEB_CGROUP_ID),
+        cgroup_path: Some(format!("/sys/fs/cgroup/unified/docker/{WEB_ID}")),
+        created_ts_nanos: Some(ms(300)),
+        started_ts_nanos: Some(ms(420)),
+        died_ts_nanos: Some(ms(1800)),
+        destroyed_ts_nanos: None,
+        exit_code: Some(0),
+        namespaces: vec![
+            ("pid".into(), u64::from(WEB_NS.pid_ns)),
+            ("mnt".into(), u64::from(WEB_NS.mnt_ns)),
+            ("net".into(), u64::from(WEB_NS.net_ns)),
+            ("uts".into(), 4026532402),
+            ("ipc".into(), 4026532404),
+        ],
+        lower_dirs: (0..3).rev().map(layer_dir).collect(),
+        upper_dir: Some(UPPER_DIR.into()),
+        work_dir: Some("/var/lib/docker/overlay2/c0ffeeupper/work".into()),
+        merged_dir: Some(MERGED_DIR.into()),
+        inspect_json: "{}".into(),
+    }
+}
+
+fn process(
+    t: &Task,
+    ppid: u32,
+    start: u64,
+    exit: Option<u64>,
+    component: Component,
+    argv: &[&str],
+) -> Process {
+    Process {
+        pid: t.pid,
+        ppid,
+        comm: t.comm.into(),
+        exe: argv.first().map(|s| (*s).to_owned()),
+        argv: argv.iter().map(|s| (*s).to_owned()).collect(),
+        start_ts_nanos: start,
+        exit_ts_nanos: exit,
+        exit_code: exit.map(|_| 0),
+        container_id: (t.cgroup_id == WEB_CGROUP_ID).then(|| WEB_ID.to_owned()),
+        component,
+        cgroup_id: t.cgroup_id,
+        ns: t.ns,
+    }
+}
+
+/// The hand-made events of the sample session, in time order.
+#[expect(
+    clippy::vec_init_then_push,
+    reason = "the events are told as a story, with comments between its steps"
+)]
+pub fn sample_events() -> Vec<Event> {
+    use EventData as D;
+    let mut v = Vec::new();
+    // Pull: the daemon talks to the registry and unpacks three layers.
+    v.push(ev(
+        ms(10),
+        &DOCKERD,
+        Some(0),
+        D::Socket {
+            family: 2,
+            sock_type: 1 | 0o2000000,
+            protocol: 0,
+        },
+    ));
+    v.push(ev(
+        ms(11),
+        &DOCKERD,
+        Some(-115),
+        D::Connect(SockArgs {
+            fd: 7,
+            addr: SockAddr::Inet {
+                ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                port: 5000,
+            },
+        }),
+    ));
+    v.push(ev(
+        ms(12),
+        &DOCKERD,
+        None,
+        D::TcpState(Box::new(TcpStateChange {
+            old_state: 2,
+            new_state: 1,
+            saddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            sport: 40112,
+            daddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dport: 5000,
+        })),
+    ));
+    v.push(ev(
+        ms(13),
+        &DOCKERD,
+        None,
+        D::Packet(Box::new(PacketSummary {
+            ifindex: 1,
+            protocol: 6,
+            saddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            sport: 40112,
+            daddr: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            dport: 5000,
+            len: 180,
+            payload: b"GET /v2/nginx/manifests/test HTTP/1.1\r\nHost: localhost:5000\r\n".to_vec(),
+        })),
+    ));
+    for i in 0..3u32 {
+        let t = 40 + u64::from(i) * 60;
+        v.push(ev(
+            ms(t),
+            &DOCKERD,
+            Some(0),
+            D::Mkdirat(MkdirArgs {
+                dirfd: -100,
+                path: layer_dir(i).into(),
+                mode: 0o755,
+            }),
+        ));
+        for (k, f) in ["etc/nginx/nginx.conf", "usr/sbin/nginx", "etc/passwd"]
+            .iter()
+            .enumerate()
+        {
+            let path = format!("{}/{f}", layer_dir(i));
+            v.push(ev(
+                ms(t + 5 + k as u64 * 5),
+                &DOCKERD,
+                Some(20 + k as i64),
+                open(&path, 0o1 | 0o100 | 0o1000 | 0o2000000),
+            ));
+            v.push(ev(
+                ms(t + 7 + k as u64 * 5),
+                &DOCKERD,
+                None,
+                D::FileIo {
+                    path: path.into(),
+                    bytes_read: 0,
+                    bytes_written: 4096 * (k as u64 + 1),
+                    reads: 0,
+                    writes: k as u32 + 1,
+                },
+            ));
+        }
+    }
+    // Create: containerd starts a shim, which runs runc.
+    v.push(ev(
+        ms(320),
+        &CONTAINERD,
+        None,
+        D::Fork {
+            parent_pid: 200,
+            parent_tgid: 200,
+            child_pid: 300,
+            child_tgid: 300,
+        },
+    ));
+    v.push(ev(
+        ms(322),
+        &SHIM,
+        None,
+        D::Exec {
+            filename: "/usr/bin/containerd-shim-runc-v2".into(),
+            argv: vec![
+                "containerd-shim-runc-v2".into(),
+                "-id".into(),
+                WEB_ID.into(),
+            ],
+        },
+    ));
+    v.push(ev(
+        ms(330),
+        &SHIM,
+        None,
+        D::Fork {
+            parent_pid: 300,
+            parent_tgid: 300,
+            child_pid: 400,
+            child_tgid: 400,
+        },
+    ));
+    v.push(ev(
+        ms(331),
+        &RUNC,
+        None,
+        D::Exec {
+            filename: "/usr/bin/runc".into(),
+            argv: vec![
+                "runc".into(),
+                "create".into(),
+                "--bundle".into(),
+                "/run/b".into(),
+            ],
+        },
+    ));
+    v.push(ev(
+        ms(335),
+        &RUNC,
+        None,
+        D::CgroupMkdir {
+            path: format!("/docker/{WEB_ID}").into(),
+            cgroup_id: WEB_CGROUP_ID,
+            hierarchy_id: 0,
+        },
+    ));
+    v.push(ev(
+        ms(340),
+        &RUNC,
+        Some(410),
+        D::Clone(CloneArgs { flags: 0x0120_0011 }),
+    ));
+    v.push(ev(
+        ms(340),
+        &RUNC,
+        Some(412),
+        D::Clone3(CloneArgs {
+            flags: 0x2_0000_0000 | 0x0000_0100,
+        }),
+    ));
+    v.push(ev(
+        ms(341),
+        &RUNC,
+        None,
+        D::Fork {
+            parent_pid: 400,
+            parent_tgid: 400,
+            child_pid: 410,
+            child_tgid: 410,
+        },
+    ));
+    v.push(ev(
+        ms(345),
+        &RUNC_INIT_HOST,
+        Some(0),
+        D::Unshare { flags: 0x6c02_0000 },
+    ));
+    v.push(ev(
+        ms(350),
+        &RUNC,
+        None,
+        D::CgroupAttach {
+            path: format!("/docker/{WEB_ID}").into(),
+            dst_pid: 410,
+            cgroup_id: WEB_CGROUP_ID,
+            hierarchy_id: 0,
+        },
+    ));
+    v.push(ev(
+        ms(352),
+        &RUNC_INIT,
+        Some(0),
+        D::Setns {
+            fd: 5,
+            nstype: 0x4000_0000,
+        },
+    ));
+    let lower = (0..3).rev().map(layer_dir).collect::<Vec<_>>().join(":");
+    let overlay_data = format!(
+        "lowerdir={lower},upperdir={UPPER_DIR},workdir=/var/lib/docker/overlay2/c0ffeeupper/work"
+    );
+    v.push(ev(
+        ms(355),
+        &RUNC_INIT,
+        Some(0),
+        mount("", "/", "", 0x4000 | 0x40000, ""),
+    ));
+    v.push(ev(
+        ms(356),
+        &DOCKERD,
+        Some(0),
+        mount("overlay", MERGED_DIR, "overlay", 0, &overlay_data),
+    ));
+    v.push(ev(
+        ms(360),
+        &RUNC_INIT,
+        Some(0),
+        mount(MERGED_DIR, MERGED_DIR, "", 0x1000 | 0x4000, ""),
+    ));
+    v.push(ev(
+        ms(362),
+        &RUNC_INIT,
+        Some(0),
+        mount(
+            "proc",
+            &format!("{MERGED_DIR}/proc"),
+            "proc",
+            0x2 | 0x4 | 0x8,
+            "",
+        ),
+    ));
+    v.push(ev(
+        ms(364),
+        &RUNC_INIT,
+        Some(-2),
+        mount(
+            "sysfs",
+            &format!("{MERGED_DIR}/sys/missing"),
+            "sysfs",
+            0x1 | 0x2 | 0x4 | 0x8,
+            "",
+        ),
+    ));
+    v.push(ev(
+        ms(366),
+        &RUNC_INIT,
+        Some(0),
+        mount(
+            "tmpfs",
+            &format!("{MERGED_DIR}/dev"),
+            "tmpfs",
+            0x2 | 0x1000000,
+            "mode=755,size=65536k",
+        ),
+    ));
+    v.push(ev(
+        ms(368),
+        &RUNC_INIT,
+        Some(0),
+        D::Setns {
+            fd: 6,
+            nstype: 0x0800_0000,
+        },
+    ));
+    v.push(ev(
+        ms(370),
+        &RUNC_INIT,
+        Some(0),
+        D::PivotRoot {
+            new_root: ".".into(),
+            put_old: ".".into(),
+        },
+    ));
+    v.push(ev(
+        ms(371),
+        &RUNC_INIT,
+        Some(0),
+        D::Umount {
+            target: ".".into(),
+            flags: 2,
+        },
+    ));
+    v.push(ev(
+        ms(372),
+        &RUNC_INIT,
+        Some(-1),
+        D::Chroot { path: "/".into() },
+    ));
+    v.push(ev(
+        ms(374),
+        &RUNC_INIT,
+        Some(0),
+        D::Prctl {
+            option: 38,
+            arg2: 1,
+        },
+    ));
+    v.push(ev(
+        ms(375),
+        &RUNC_INIT,
+        Some(0),
+        D::Capset {
+            effective: 0xa80425fb,
+            permitted: 0xa80425fb,
+            inheritable: 0,
+        },
+    ));
+    v.push(ev(
+        ms(376),
+        &RUNC_INIT,
+        Some(0),
+        D::Seccomp {
+            operation: 1,
+            flags: 0,
+        },
+    ));
+    v.push(ev(
+        ms(400),
+        &NGINX,
+        None,
+        D::Exec {
+            filename: "/usr/sbin/nginx".into(),
+            argv: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
+        },
+    ));
+    // Run: nginx reads its configuration, forks a worker and serves a page.
+    v.push(ev(
+        ms(430),
+        &NGINX,
+        Some(3),
+        open(&format!("{}/etc/nginx/nginx.conf", layer_dir(2)), 0o2000000),
+    ));
+    v.push(ev(
+        ms(431),
+        &NGINX,
+        Some(-2),
+        open("/etc/nginx/conf.d/missing.conf", 0o2000000),
+    ));
+    v.push(ev(
+        ms(432),
+        &NGINX,
+        Some(4),
+        D::Openat2(OpenArgs {
+            dirfd: -100,
+            path: format!("{UPPER_DIR}/var/log/nginx/access.log").into(),
+            flags: 0o1 | 0o100 | 0o2000,
+            mode: 0o644,
+        }),
+    ));
+    v.push(ev(
+        ms(433),
+        &NGINX,
+        Some(0),
+        D::Mkdir(MkdirArgs {
+            dirfd: -100,
+            path: "/var/cache/nginx".into(),
+            mode: 0o700,
+        }),
+    ));
+    v.push(ev(
+        ms(440),
+        &NGINX,
+        Some(6),
+        D::Socket {
+            family: 10,
+            sock_type: 1,
+            protocol: 6,
+        },
+    ));
+    v.push(ev(
+        ms(441),
+        &NGINX,
+        Some(0),
+        D::Bind(SockArgs {
+            fd: 6,
+            addr: SockAddr::Inet {
+                ip: "::".parse().unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                port: 80,
+            },
+        }),
+    ));
+    v.push(ev(
+        ms(442),
+        &NGINX,
+        Some(0),
+        D::Listen {
+            fd: 6,
+            backlog: 511,
+        },
+    ));
+    v.push(ev(
+        ms(450),
+        &NGINX,
+        None,
+        D::Fork {
+            parent_pid: 410,
+            parent_tgid: 410,
+            child_pid: 411,
+            child_tgid: 411,
+        },
+    ));
+    v.push(ev(
+        ms(600),
+        &WORKER,
+        Some(9),
+        D::Accept4(SockArgs {
+            fd: 6,
+            addr: SockAddr::Inet {
+                ip: IpAddr::V4(Ipv4Addr::new(172, 17, 0, 1)),
+                port: 51234,
+            },
+        }),
+    ));
+    v.push(ev(
+        ms(601),
+        &WORKER,
+        Some(10),
+        D::Accept(SockArgs {
+            fd: 7,
+            addr: SockAddr::Unix {
+                path: "/run/nginx.sock".into(),
+            },
+        }),
+    ));
+    v.push(ev(
+        ms(602),
+        &WORKER,
+        None,
+        D::Custom {
+            probe_id: 7,
+            bytes: vec![1, 2, 3, 250],
+        },
+    ));
+    v.push(ev(
+        ms(700),
+        &WORKER,
+        None,
+        D::FileIo {
+            path: format!("{}/usr/share/nginx/html/index.html", layer_dir(1)).into(),
+            bytes_read: 615,
+            bytes_written: 0,
+            reads: 1,
+            writes: 0,
+        },
+    ));
+    // A `docker exec` joins the container's namespaces later on.
+    v.push(ev(
+        ms(1200),
+        &RUNC,
+        Some(0),
+        D::Setns {
+            fd: 8,
+            nstype: 0x2000_0000,
+        },
+    ));
+    v.push(ev(ms(1750), &WORKER, None, D::Exit { code: 0 }));
+    v.push(ev(ms(1790), &NGINX, None, D::Exit { code: 15 }));
+    v
+}
+
+/// Writes the sample session to `path` (replacing it).
+pub fn write_sample_session(path: &Path) -> Result<()> {
+    let mut w = SessionWriter::create(
+        path,
+        &info("sample-nginx"),
+        WriterOptions {
+            overwrite: true,
+            chunk_events: 16,
+            ..WriterOptions::default()
+        },
+    )?;
+    write_sample_entities(&mut w)?;
+    let mut events = sample_events();
+    // Daemon events, samples and the loss go through their own writer calls.
+    let docker = [
+        (5, "image", "pull", "localhost:5000/nginx:test"),
+        (300, "container", "create", WEB_ID),
+        (420, "container", "start", WEB_ID),
+        (1200, "container", "exec_start: sh", WEB_ID),
+        (1800, "container", "die", WEB_ID),
+    ];
+    for (t, ty, action, actor) in docker {
+        w.docker_event(&DockerEvent {
+            ts_nanos: ms(t),
+            event_type: ty.into(),
+            action: action.into(),
+            actor_id: actor.into(),
+            attributes: vec![
+                ("name".into(), "web".into()),
+                ("image".into(), "localhost:5000/nginx:test".into()),
+            ],
+        })?;
+    }
+    for i in 0..16u64 {
+        w.resource_sample(&Sample {
+            ts_nanos: ms(420 + i * 100),
+            sample: ResourceSample {
+                container_id: WEB_ID.into(),
+                cpu_nanos: i * i * 3_000_000,
+                mem_bytes: (4 + i) << 20,
+                mem_limit_bytes: 512 << 20,
+                blk_read_bytes: i * 40_960,
+                blk_write_bytes: i * 8_192,
+                net_rx_bytes: i * 1_500,
+                net_tx_bytes: i * 700,
+                pids: if i < 14 { 2 } else { 1 },
+            },
+        })?;
+    }
+    w.loss(&Loss {
+        ts_nanos: ms(1000),
+        until_ts_nanos: ms(1050),
+        source: LossSource::RingBuffer,
+        cpu: 1,
+        count: 12,
+    })?;
+    events.sort_by_key(|e| e.header.ts_nanos);
+    for e in events {
+        w.push(e)?;
+    }
+    w.finish(Some(ms(1900)))?;
+    Ok(())
+}
+
+fn write_sample_entities(w: &mut SessionWriter) -> Result<()> {
+    w.upsert_container(&web_container())?;
+    w.upsert_image(&Image {
+        image_id: IMAGE_ID.into(),
+        reference: "localhost:5000/nginx:test".into(),
+        manifest_digest: Some("sha256:feed".into()),
+        config_json: "{}".into(),
+        size_bytes: 9 << 20,
+        existed_before: false,
+    })?;
+    for i in 0..3 {
+        w.upsert_layer(&Layer {
+            image_id: IMAGE_ID.into(),
+            layer_index: i,
+            digest: Some(format!("sha256:d{i}")),
+            diff_id: format!("sha256:0{i}"),
+            size_bytes: u64::from(i + 1) << 20,
+            overlay_dir: Some(layer_dir(i)),
+        })?;
+    }
+    for p in [
+        process(
+            &DOCKERD,
+            1,
+            START_NANOS,
+            None,
+            Component::Dockerd,
+            &["/usr/bin/dockerd"],
+        ),
+        process(
+            &CONTAINERD,
+            1,
+            START_NANOS,
+            None,
+            Component::Containerd,
+            &["/usr/bin/containerd"],
+        ),
+        process(
+            &SHIM,
+            200,
+            ms(320),
+            None,
+            Component::Shim,
+            &["/usr/bin/containerd-shim-runc-v2", "-id", WEB_ID],
+        ),
+        process(
+            &RUNC,
+            300,
+            ms(330),
+            Some(ms(1300)),
+            Component::Runc,
+            &["runc", "create"],
+        ),
+        process(
+            &NGINX,
+            400,
+            ms(341),
+            Some(ms(1790)),
+            Component::ContainerInit,
+            &["nginx", "-g", "daemon off;"],
+        ),
+        process(
+            &WORKER,
+            410,
+            ms(450),
+            Some(ms(1750)),
+            Component::Workload,
+            &["nginx: worker process"],
+        ),
+    ] {
+        w.upsert_process(&p)?;
+    }
+    w.upsert_probe(&Probe {
+        probe_id: 7,
+        name: "http_latency".into(),
+        builtin: false,
+        programs: vec![("lat".into(), "tracepoint/syscalls/sys_enter_accept4".into())],
+        record_type: Some("lat_record".into()),
+        btf: Vec::new(),
+        object_sha256: None,
+    })
+}
+
+/// Writes a session of `n` synthetic events around one container (the generator's cgroup),
+/// with a resource sample every 10 ms and a loss in the middle, in chunks of
+/// `chunk_events`. For load benchmarks and for damaging on purpose.
+pub fn write_generated_session(
+    path: &Path,
+    n: usize,
+    seed: u64,
+    chunk_events: usize,
+) -> Result<()> {
+    let mut w = SessionWriter::create(
+        path,
+        &info("generated"),
+        WriterOptions {
+            overwrite: true,
+            chunk_events,
+            ..WriterOptions::default()
+        },
+    )?;
+    let id = "4f1c2a9e0b7d".repeat(5) + "abcd";
+    let mut generator = Generator::new(seed);
+    let mut next_sample = START_NANOS;
+    let mut loss_done = false;
+    let mut i = 0u64;
+    let mut first = true;
+    for _ in 0..n {
+        let e = generator.next_event();
+        let ts = e.header.ts_nanos;
+        if first {
+            first = false;
+            w.upsert_container(&Container {
+                container_id: id.clone(),
+                name: "generated".into(),
+                image: "localhost:5000/nginx:bench".into(),
+                image_id: IMAGE_ID.into(),
+                init_pid: Some(2130),
+                cgroup_id: Some(CONTAINER_CGROUP_ID),
+                created_ts_nanos: Some(ts),
+                started_ts_nanos: Some(ts),
+                namespaces: vec![("pid".into(), 4026532301), ("mnt".into(), 4026532299)],
+                inspect_json: "{}".into(),
+                ..Container::default()
+            })?;
+        }
+        while next_sample <= ts {
+            i += 1;
+            w.resource_sample(&Sample {
+                ts_nanos: next_sample,
+                sample: ResourceSample {
+                    container_id: id.clone(),
+                    cpu_nanos: i * 4_000_000,
+                    mem_bytes: (8 << 20) + (i % 97) * 65536,
+                    mem_limit_bytes: 0,
+                    blk_read_bytes: i * 4096,
+                    blk_write_bytes: i * 1024,
+                    net_rx_bytes: i * 300,
+                    net_tx_bytes: i * 200,
+                    pids: 3,
+                },
+            })?;
+            next_sample += 10_000_000;
+        }
+        if !loss_done && w.event_count() as usize >= n / 2 {
+            loss_done = true;
+            w.loss(&Loss {
+                ts_nanos: ts,
+                until_ts_nanos: ts + 2_000_000,
+                source: LossSource::RingBuffer,
+                cpu: 0,
+                count: 250,
+            })?;
+        }
+        w.push(e)?;
+    }
+    w.finish(None)?;
+    Ok(())
+}
