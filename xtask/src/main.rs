@@ -1,1 +1,113 @@
-fn main() {}
+//! `cargo xtask`: provisioning, tests, demo, benchmarks, fuzzing and fixtures for Beefine.
+//!
+//! Everything here shells out to the tools a developer would type (`apt-get`, `dockerd`,
+//! `docker`, `cargo`) and says what it runs, so that every step can be repeated by hand.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod demo;
+mod fuzz;
+mod http;
+mod images;
+mod provision;
+mod services;
+mod test;
+mod util;
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    bin_name = "cargo xtask",
+    about = "Provisioning, tests, demo, benchmarks, fuzzing and fixtures for Beefine",
+    after_help = "\
+The two commands most people want:
+  cargo xtask demo     record an nginx pull-and-run and open it in the viewer
+  cargo xtask test     provision, then fmt, clippy and every test (what CI runs)
+
+Provisioning and the privileged tests need root on Debian (bookworm). Services that xtask
+starts (dockerd, the registry) log to target/xtask/*.log and are recorded in
+target/xtask/services.json."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make this machine ready: packages, tracefs, dockerd, registry, fixture images.
+    ///
+    /// Installs the missing Debian packages (`apt-get update` only when something is
+    /// missing), mounts tracefs at /sys/kernel/tracing, starts dockerd if nothing answers on
+    /// /var/run/docker.sock, starts a registry on 127.0.0.1:5000 if none answers (storage in
+    /// /var/lib/beefine/registry), and builds and pushes the fixture images the registry does
+    /// not have yet. Safe to run again; services it starts are left running (stop them with
+    /// `cargo xtask services stop`).
+    Provision(provision::Args),
+    /// Provision, then check formatting, clippy and run every test (what CI runs).
+    ///
+    /// Steps: provision; `cargo fmt --all --check`; `cargo clippy --workspace --all-targets
+    /// -- -D warnings`; `cargo test --workspace` without the privileged package; the
+    /// privileged `beefine_tests` with `--test-threads=1`; a screenshot of the viewer under
+    /// Xvfb once `beefine-view --screenshot` exists. Every step runs even after a failure,
+    /// a summary follows, and the exit code is non-zero if any step failed. Services this
+    /// run started are stopped at the end unless `--keep-services`.
+    Test(test::Args),
+    /// Record an nginx pull-and-run with the release recorder, then show it.
+    ///
+    /// Provisions like `test`, builds release `beefine-record` and `beefine-view`, records
+    /// the session `pull-nginx` into target/demo (pull the nginx fixture image, run it with
+    /// a port on 127.0.0.1, fetch its page), prints `beefine-view info` of it and opens the
+    /// viewer when DISPLAY or WAYLAND_DISPLAY is set (otherwise prints the command).
+    Demo(demo::DemoArgs),
+    /// Run the criterion benchmarks and print their figures in a table.
+    ///
+    /// `schema`: session write/scan throughput and bytes/event (beefine_schema, bench
+    /// `session`). `viewer`: every bench target of beefine_viewer (viewer/benches/*).
+    /// `capture`: the recorder's bench target `capture` (beefine_recorder), a syscall storm
+    /// traced and untraced; needs root. `all`: all three.
+    Bench(bench::Args),
+    /// Fuzz the chunk decoder for a short while (a smoke run).
+    ///
+    /// Builds the cargo-fuzz targets in fuzz/ (installing cargo-fuzz from crates.io if it is
+    /// missing), seeds a corpus from the real chunks in fixtures/sessions/*.beefine and
+    /// runs each target for the given time. Runs on the stable toolchain with
+    /// RUSTC_BOOTSTRAP=1 and `--sanitizer none` (see fuzz/README.md).
+    Fuzz(fuzz::Args),
+    /// (Re)write the fixture sessions in fixtures/sessions/.
+    ///
+    /// `--format` rewrites the synthetic format fixture of the current format version
+    /// (`cargo run -p beefine_schema --example write_format_fixture -- fixtures/sessions`),
+    /// no root needed. Without it: provisions, builds the release binaries and records the
+    /// real fixture sessions with beefine-record.
+    Fixtures(demo::FixturesArgs),
+    /// Print the fixture image references, or build and push them again.
+    Images(images::Args),
+    /// Show or stop the services (dockerd, registry) that xtask started and left running.
+    Services(services::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Provision(args) => provision::main(&args),
+        Command::Test(args) => test::main(&args),
+        Command::Demo(args) => demo::demo(&args),
+        Command::Bench(args) => bench::main(&args),
+        Command::Fuzz(args) => fuzz::main(&args),
+        Command::Fixtures(args) => demo::fixtures(&args),
+        Command::Images(args) => images::main(&args),
+        Command::Services(args) => services::main(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("\nerror: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

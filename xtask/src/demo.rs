@@ -1,0 +1,207 @@
+//! `cargo xtask demo` and `cargo xtask fixtures`: recordings made with the release binaries.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+
+use crate::services::Started;
+use crate::{images, provision, util};
+
+#[derive(Parser)]
+pub struct DemoArgs {
+    /// Leave the services this run started (dockerd, registry) running afterwards.
+    #[arg(long)]
+    keep_services: bool,
+    /// Do not open the viewer, even when a display is available.
+    #[arg(long)]
+    no_view: bool,
+}
+
+#[derive(Parser)]
+pub struct FixturesArgs {
+    /// Only rewrite the synthetic fixture of the current format version (no root needed).
+    #[arg(long)]
+    format: bool,
+    /// Leave the services this run started (dockerd, registry) running afterwards.
+    #[arg(long)]
+    keep_services: bool,
+}
+
+/// Host port the demo publishes nginx on.
+const DEMO_PORT: u16 = 18080;
+
+fn release_bin(name: &str) -> PathBuf {
+    util::target_dir().join("release").join(name)
+}
+
+/// A path relative to the workspace root when it is inside it, for commands to copy.
+fn shown(p: &Path) -> String {
+    p.strip_prefix(util::root())
+        .unwrap_or(p)
+        .display()
+        .to_string()
+}
+
+fn build_release() -> Result<()> {
+    util::heading("release binaries");
+    util::run(util::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "beefine_recorder",
+        "-p",
+        "beefine_viewer",
+    ]))
+}
+
+/// Runs `f` with the machine provisioned; stops what was started unless `keep`.
+fn provisioned(keep: bool, f: impl FnOnce() -> Result<()>) -> Result<()> {
+    let mut started = Started::default();
+    let result = provision::provision(&mut started, &provision::Args::default()).and_then(|()| f());
+    if keep {
+        started.detach();
+    } else {
+        started.stop_all()?;
+    }
+    result
+}
+
+/// The arguments of `beefine-record` that record the nginx story: pull the fixture image
+/// from the local registry, run it with a port on 127.0.0.1, fetch its page.
+fn pull_nginx_args(out_dir: &Path, nginx: &str) -> Vec<String> {
+    let url = format!("http://127.0.0.1:{DEMO_PORT}/");
+    [
+        "--session",
+        "pull-nginx",
+        "--out",
+        &out_dir.display().to_string(),
+        "--force",
+        "--pull",
+        nginx,
+        "--run",
+        nginx,
+        "--publish",
+        &format!("127.0.0.1:{DEMO_PORT}:80"),
+        "--fetch",
+        &url,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+pub fn demo(args: &DemoArgs) -> Result<()> {
+    provisioned(args.keep_services, || {
+        build_release()?;
+        let tag = images::tag()?;
+        let nginx = images::reference("nginx", &tag);
+        let out_dir = util::root().join("target").join("demo");
+        fs::create_dir_all(&out_dir)?;
+        let session = out_dir.join("pull-nginx.beefine");
+
+        util::heading("record pull-nginx");
+        util::run(
+            Command::new(release_bin("beefine-record")).args(pull_nginx_args(&out_dir, &nginx)),
+        )
+        .context("recording the demo session")?;
+
+        util::heading("session summary");
+        let viewer = release_bin("beefine-view");
+        util::run(Command::new(&viewer).arg("info").arg(&session))?;
+
+        let open = format!("{} {}", shown(&viewer), shown(&session));
+        let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+            .iter()
+            .any(|v| std::env::var_os(v).is_some_and(|d| !d.is_empty()));
+        if display && !args.no_view {
+            util::heading("viewer");
+            util::run(Command::new(&viewer).arg(&session))?;
+        } else {
+            println!("\nOpen the session in the viewer (needs a display):\n  {open}");
+        }
+        Ok(())
+    })
+}
+
+pub fn fixtures(args: &FixturesArgs) -> Result<()> {
+    if args.format {
+        util::heading("format fixture");
+        return util::run(util::cargo().args([
+            "run",
+            "-p",
+            "beefine_schema",
+            "--example",
+            "write_format_fixture",
+            "--",
+            "fixtures/sessions",
+        ]));
+    }
+    provisioned(args.keep_services, || {
+        build_release()?;
+        let tag = images::tag()?;
+        let nginx = images::reference("nginx", &tag);
+        let busybox = images::reference("busybox", &tag);
+        let dir = util::root().join("fixtures").join("sessions");
+        // The real recordings committed for the viewer's tests and for newcomers without
+        // root or Docker. The recorder defines the exact recordings; a session with an exec
+        // into a running container joins this list once the recorder can perform one.
+        let mut recordings: Vec<(&str, Vec<String>)> =
+            vec![("pull-nginx", pull_nginx_args(&dir, &nginx))];
+        recordings.push((
+            "run-busybox",
+            [
+                "--session",
+                "run-busybox",
+                "--out",
+                &dir.display().to_string(),
+                "--force",
+                "--pull",
+                &busybox,
+                "--run",
+                &busybox,
+                "--",
+                "sh",
+                "-c",
+                "echo hello from the Beefine busybox fixture",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ));
+        for (name, rec_args) in &recordings {
+            util::heading(&format!("record {name}"));
+            util::run(Command::new(release_bin("beefine-record")).args(rec_args))
+                .with_context(|| format!("recording the fixture session {name}"))?;
+            let file = dir.join(format!("{name}.beefine"));
+            let size = fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            println!("{}: {:.2} MB", shown(&file), size as f64 / 1e6);
+            if size > 5_000_000 {
+                println!(
+                    "warning: {} is above 5 MB; fixtures should stay small",
+                    shown(&file)
+                );
+            }
+        }
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn demo_records_through_loopback_only() {
+        let args = pull_nginx_args(Path::new("target/demo"), "localhost:5000/nginx:t");
+        let joined = args.join(" ");
+        assert!(joined.contains("--publish 127.0.0.1:18080:80"), "{joined}");
+        assert!(
+            joined.contains("--fetch http://127.0.0.1:18080/"),
+            "{joined}"
+        );
+        assert!(joined.starts_with("--session pull-nginx --out target/demo --force"));
+    }
+}
