@@ -10,4 +10,5 @@ pub mod containers;
 pub mod export;
 pub mod format;
 pub mod info;
+pub mod state;
 pub mod testdata;

@@ -1,0 +1,363 @@
+//! Which events are shown: by kind, process, container, stack component, free text, failure
+//! and time. Applying a filter gives the list of matching events (for the table and for
+//! stepping) and their times per timeline lane (for the density drawing); charts use the
+//! container and time parts.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use beefine_schema::{Family, Kind, KindSet, decode};
+use serde::{Deserialize, Serialize};
+
+use super::describe;
+use super::session::{COMPONENT_COUNT, LoadedSession, component_name};
+use super::store::{EventIdx, NO_CONTAINER};
+
+/// Which container's events to show.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContainerChoice {
+    #[default]
+    Any,
+    /// Events outside every container (the daemon, runc before it joins the cgroup, …).
+    Host,
+    /// The container with this id.
+    Container(String),
+}
+
+/// What to show. Empty parts match everything; all parts must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filter {
+    /// Kinds not shown, by name.
+    pub hidden_kinds: BTreeSet<String>,
+    /// A pid (exact) or part of a process name.
+    pub process: String,
+    /// Not remembered between runs: container ids differ from session to session.
+    #[serde(skip)]
+    pub container: ContainerChoice,
+    /// Components not shown, by name.
+    pub hidden_components: BTreeSet<String>,
+    /// Words to find in the decoded fields (case-insensitive).
+    pub text: String,
+    /// Only calls that returned an error.
+    pub failed_only: bool,
+    /// Inclusive boot-clock range; not remembered between runs.
+    #[serde(skip)]
+    pub time_range: Option<(u64, u64)>,
+}
+
+impl Filter {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    pub fn kinds(&self) -> KindSet {
+        Kind::ALL
+            .iter()
+            .copied()
+            .filter(|k| !self.hidden_kinds.contains(k.name()))
+            .collect()
+    }
+
+    pub fn kind_shown(&self, kind: Kind) -> bool {
+        !self.hidden_kinds.contains(kind.name())
+    }
+
+    pub fn set_kind(&mut self, kind: Kind, shown: bool) {
+        if shown {
+            self.hidden_kinds.remove(kind.name());
+        } else {
+            self.hidden_kinds.insert(kind.name().to_owned());
+        }
+    }
+
+    /// Shows only these kinds.
+    pub fn only_kinds(&mut self, kinds: &[Kind]) {
+        self.hidden_kinds = Kind::ALL
+            .iter()
+            .filter(|k| !kinds.contains(k))
+            .map(|k| k.name().to_owned())
+            .collect();
+    }
+
+    pub fn set_family(&mut self, family: Family, shown: bool) {
+        for k in Kind::ALL.iter().filter(|k| k.family() == family) {
+            self.set_kind(*k, shown);
+        }
+    }
+
+    /// Whether the time and container parts let a chart of `container` show `ts`.
+    pub fn container_shown(&self, l: &LoadedSession, container: usize) -> bool {
+        match &self.container {
+            ContainerChoice::Any => true,
+            ContainerChoice::Host => false,
+            ContainerChoice::Container(id) => l.containers.by_id(id) == Some(container),
+        }
+    }
+}
+
+/// Lane of each family on the timeline.
+pub fn lane_of(family: Family) -> usize {
+    Family::ALL.iter().position(|f| *f == family).unwrap_or(0)
+}
+
+pub const LANES: usize = Family::ALL.len();
+
+/// The events a filter lets through.
+#[derive(Clone, Debug, Default)]
+pub struct Filtered {
+    /// Matching events in time order.
+    pub rows: Vec<EventIdx>,
+    /// Times of the matching events of each lane ([`lane_of`]), in order.
+    pub lanes: Vec<Vec<u64>>,
+    /// How many of the rows failed.
+    pub failed: usize,
+}
+
+impl Filtered {
+    /// The last row at or before `ts` (the row of the time cursor).
+    pub fn row_at(&self, l: &LoadedSession, ts: u64) -> Option<usize> {
+        let ts_col = l.store.ts();
+        let n = self.rows.partition_point(|&i| ts_col[i as usize] <= ts);
+        n.checked_sub(1)
+    }
+
+    /// The row holding event `idx`.
+    pub fn row_of(&self, idx: EventIdx) -> Option<usize> {
+        self.rows.binary_search(&idx).ok()
+    }
+
+    /// Matching events in a lane within `[lo, hi)`: the density of one timeline column.
+    pub fn lane_count(&self, lane: usize, lo: u64, hi: u64) -> usize {
+        let ts = &self.lanes[lane];
+        ts.partition_point(|&t| t < hi) - ts.partition_point(|&t| t < lo)
+    }
+}
+
+/// Per-context and per-string answers, computed once per application.
+struct Prepared {
+    kinds: KindSet,
+    /// Whether each context passes the process, container and component parts.
+    ctx_ok: Vec<bool>,
+    /// Whether each context's description contains the text (comm, pid, component,
+    /// container name).
+    ctx_text: Vec<bool>,
+    /// Whether each interned string contains the text.
+    str_text: Vec<bool>,
+    kind_text: [bool; Kind::COUNT],
+    container_ok: Vec<bool>,
+    /// Whether each container's name contains the text.
+    container_text: Vec<bool>,
+    host_ok: bool,
+    needle: String,
+    /// Decoded numbers (flags, errno names) already checked against the text.
+    decoded_cache: HashMap<(u8, u64), bool>,
+}
+
+impl Prepared {
+    fn new(l: &LoadedSession, f: &Filter) -> Self {
+        let store = &l.store;
+        let process = f.process.trim().to_lowercase();
+        let process_pid: Option<u32> = process.parse().ok();
+        let hidden_components: Vec<bool> = (0..COMPONENT_COUNT as u8)
+            .map(|c| f.hidden_components.contains(component_name(c)))
+            .collect();
+        let container_ok: Vec<bool> = (0..l.containers.len())
+            .map(|c| match &f.container {
+                ContainerChoice::Any => true,
+                ContainerChoice::Host => false,
+                ContainerChoice::Container(id) => l.containers.by_id(id) == Some(c),
+            })
+            .collect();
+        let host_ok = matches!(f.container, ContainerChoice::Any | ContainerChoice::Host);
+        let needle = f.text.trim().to_lowercase();
+        let mut ctx_ok = Vec::with_capacity(store.contexts().len());
+        let mut ctx_text = Vec::with_capacity(store.contexts().len());
+        for (i, c) in store.contexts().iter().enumerate() {
+            let comm = store.comm(c);
+            let process_ok = process.is_empty()
+                || process_pid.is_some_and(|p| p == c.pid || p == c.tgid)
+                || comm.to_lowercase().contains(&process);
+            let component = l.ctx_component.get(i).copied().unwrap_or(0);
+            ctx_ok.push(process_ok && !hidden_components[usize::from(component)]);
+            ctx_text.push(
+                !needle.is_empty()
+                    && (comm.to_lowercase().contains(&needle)
+                        || c.tgid.to_string().contains(&needle)
+                        || component_name(component).contains(&needle)),
+            );
+        }
+        let str_text = if needle.is_empty() {
+            Vec::new()
+        } else {
+            store
+                .strings
+                .iter()
+                .map(|s| s.to_lowercase().contains(&needle))
+                .collect()
+        };
+        let mut kind_text = [false; Kind::COUNT];
+        for k in Kind::ALL {
+            kind_text[usize::from(k.index())] = !needle.is_empty() && k.name().contains(&needle);
+        }
+        let container_text = (0..l.containers.len())
+            .map(|c| !needle.is_empty() && l.container_label(c).to_lowercase().contains(&needle))
+            .collect();
+        Self {
+            kinds: f.kinds(),
+            container_text,
+            ctx_ok,
+            ctx_text,
+            str_text,
+            kind_text,
+            container_ok,
+            host_ok,
+            needle,
+            decoded_cache: HashMap::new(),
+        }
+    }
+
+    /// Whether the free text is found in the event's decoded fields.
+    fn text_matches(&mut self, l: &LoadedSession, idx: EventIdx, ctx: u32, kind: Kind) -> bool {
+        use beefine_schema::EventData as D;
+        let Self {
+            ctx_text,
+            str_text,
+            kind_text,
+            container_text,
+            needle,
+            decoded_cache,
+            ..
+        } = self;
+        if kind_text[usize::from(kind.index())] || ctx_text[ctx as usize] {
+            return true;
+        }
+        let container = l.store.container_column()[idx as usize];
+        if container != NO_CONTAINER && container_text[usize::from(container)] {
+            return true;
+        }
+        let s = |id: &u32| str_text.get(*id as usize).copied().unwrap_or(false);
+        let mut decoded = |tag: u8, value: u64, text: &dyn Fn() -> String| {
+            *decoded_cache
+                .entry((tag, value))
+                .or_insert_with(|| text().to_lowercase().contains(needle.as_str()))
+        };
+        if let Some(r) = l.store.result_of(idx)
+            && r < 0
+            && decoded(u8::MAX, r as u64, &|| decode::result_text(r))
+        {
+            return true;
+        }
+        // The common kinds are answered from the string table and cached decodings; the
+        // others from their summary line.
+        let k = kind.index();
+        match l.store.data_of(idx) {
+            D::Openat(a) | D::Openat2(a) => {
+                s(&a.path) || decoded(k, a.flags, &|| decode::open_flags(a.flags))
+            }
+            D::FileIo { path, .. } => s(path),
+            D::Exec { filename, argv } => s(filename) || argv.iter().any(s),
+            D::Mkdir(a) | D::Mkdirat(a) => s(&a.path),
+            D::Mount(m) => {
+                s(&m.source)
+                    || s(&m.target)
+                    || s(&m.fstype)
+                    || s(&m.data)
+                    || decoded(k, m.flags, &|| {
+                        decode::flag_names(m.flags, decode::MOUNT_FLAGS)
+                    })
+            }
+            D::Exit { code } => decoded(k, *code as u32 as u64, &|| decode::wait_status(*code)),
+            D::Fork {
+                child_pid,
+                child_tgid,
+                ..
+            } => {
+                let mut buf = String::new();
+                let _ = write!(buf, "{child_pid} {child_tgid}");
+                buf.contains(needle.as_str())
+            }
+            _ => describe::search_text(l, idx)
+                .to_lowercase()
+                .contains(needle.as_str()),
+        }
+    }
+}
+
+/// The events of `l` that `f` lets through, from event `from` on (0 for all).
+pub fn apply(l: &LoadedSession, f: &Filter) -> Filtered {
+    let mut out = Filtered {
+        rows: Vec::new(),
+        lanes: vec![Vec::new(); LANES],
+        failed: 0,
+    };
+    extend(l, f, &mut out, 0);
+    out
+}
+
+/// Adds the matching events from store position `from` on to `out` (after events were
+/// appended to a live session).
+pub fn extend(l: &LoadedSession, f: &Filter, out: &mut Filtered, from: usize) {
+    let store = &l.store;
+    let (lo, hi) = match f.time_range {
+        Some((a, b)) => (store.lower_bound(a).max(from), store.upper_bound(b)),
+        None => (from, store.len()),
+    };
+    if lo >= hi {
+        return;
+    }
+    let mut p = Prepared::new(l, f);
+    let lane_of_kind: Vec<usize> = Kind::ALL.iter().map(|k| lane_of(k.family())).collect();
+    let ts = store.ts();
+    let kinds = store.kinds();
+    let ctxs = store.ctx_column();
+    let containers = store.container_column();
+    let all_kinds = p.kinds == KindSet::all();
+    let plain = f.process.trim().is_empty()
+        && f.hidden_components.is_empty()
+        && f.container == ContainerChoice::Any
+        && p.needle.is_empty()
+        && !f.failed_only;
+    if plain && all_kinds {
+        out.rows.extend(lo as EventIdx..hi as EventIdx);
+        for i in lo..hi {
+            out.lanes[lane_of_kind[usize::from(kinds[i].index())]].push(ts[i]);
+            if store.result_of(i as EventIdx).is_some_and(|r| r < 0) {
+                out.failed += 1;
+            }
+        }
+        return;
+    }
+    for i in lo..hi {
+        let kind = kinds[i];
+        if !p.kinds.contains(kind) {
+            continue;
+        }
+        let ctx = ctxs[i];
+        if !p.ctx_ok[ctx as usize] {
+            continue;
+        }
+        let c = containers[i];
+        let container_ok = if c == NO_CONTAINER {
+            p.host_ok
+        } else {
+            p.container_ok[usize::from(c)]
+        };
+        if !container_ok {
+            continue;
+        }
+        let idx = i as EventIdx;
+        let failed = store.result_of(idx).is_some_and(|r| r < 0);
+        if f.failed_only && !failed {
+            continue;
+        }
+        if !p.needle.is_empty() && !p.text_matches(l, idx, ctx, kind) {
+            continue;
+        }
+        out.rows.push(idx);
+        out.lanes[lane_of_kind[usize::from(kind.index())]].push(ts[i]);
+        if failed {
+            out.failed += 1;
+        }
+    }
+}

@@ -1,0 +1,517 @@
+//! A session loaded for viewing: its events in a [`Store`] and its entities, with the
+//! indexes the panels need (components per process, samples per container, overlay paths).
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use beefine_schema::{
+    Component, Container, Event, EventData, Image, Kind, Layer, Loss, Meta, Namespaces, Process,
+    Query, Sample, Session, Status, TailCursor,
+};
+
+use super::store::{EventIdx, Store};
+use crate::containers::ContainerIndex;
+use crate::format;
+
+/// Index of a "component" in filters: the [`Component`]s, then events no task caused.
+pub type ComponentIdx = u8;
+
+/// The pseudo-component of daemon events, resource samples and loss records.
+pub const UNTASKED: ComponentIdx = Component::ALL.len() as ComponentIdx;
+pub const COMPONENT_COUNT: usize = Component::ALL.len() + 1;
+
+pub fn component_name(c: ComponentIdx) -> &'static str {
+    Component::ALL
+        .get(usize::from(c))
+        .map_or("daemon & recorder", |c| c.name())
+}
+
+/// A session in memory.
+#[derive(Debug)]
+pub struct LoadedSession {
+    pub path: PathBuf,
+    pub meta: Meta,
+    pub status: Status,
+    pub file_bytes: u64,
+    pub store: Store,
+    pub containers: ContainerIndex,
+    /// Processes from the session's table, or derived from fork/exit events when the table
+    /// is empty. In start order.
+    pub processes: Vec<Process>,
+    pub images: Vec<Image>,
+    pub layers: Vec<Layer>,
+    pub losses: Vec<Loss>,
+    pub lost_events: u64,
+    /// Resource samples of each container (by container index), in time order.
+    pub samples: Vec<Vec<Sample>>,
+    pub probe_names: HashMap<u32, String>,
+    /// Parts of the file that could not be read.
+    pub damage: Vec<String>,
+    /// Component of each process context of the store.
+    pub ctx_component: Vec<ComponentIdx>,
+    pub overlay: OverlayIndex,
+    /// Mount-table changes (mount, umount, pivot_root, chroot) of each container.
+    pub container_mounts: Vec<Vec<EventIdx>>,
+    /// How long reading the file and building the store took.
+    pub load_millis: u128,
+}
+
+/// What went wrong opening a session, for the window.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoadError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn load_error(path: &Path, e: impl std::fmt::Display) -> LoadError {
+    LoadError {
+        path: path.to_owned(),
+        message: e.to_string(),
+    }
+}
+
+/// An open session file ready to be followed after loading.
+#[derive(Debug)]
+pub struct Follow {
+    pub session: Session,
+    pub cursor: TailCursor,
+}
+
+impl LoadedSession {
+    /// Opens and reads a session. Returns the open session with a tail cursor placed before
+    /// the events read, so that a live session can be followed without a gap.
+    pub fn load(path: &Path) -> Result<(Self, Follow), LoadError> {
+        let started = Instant::now();
+        let session = Session::open(path).map_err(|e| load_error(path, e))?;
+        let err = |e: beefine_schema::Error| load_error(path, e);
+        // The cursor is taken first: what is appended while reading comes again on the
+        // first poll, and the store drops the copies.
+        let cursor = session.tail().map_err(err)?;
+        let containers = ContainerIndex::new(session.containers().map_err(err)?);
+        let expected: u64 = session
+            .kind_counts()
+            .map_err(err)?
+            .iter()
+            .map(|(_, n)| n)
+            .sum();
+        let mut store = Store::with_capacity(expected as usize + 1024);
+        let scan = session
+            .scan(&Query::all(), |e| {
+                store.push(&e, &containers);
+                ControlFlow::Continue(())
+            })
+            .map_err(err)?;
+        let mut loaded = Self::assemble(&session, store, containers).map_err(err)?;
+        loaded.damage = scan.errors.iter().map(ToString::to_string).collect();
+        loaded.load_millis = started.elapsed().as_millis();
+        Ok((loaded, Follow { session, cursor }))
+    }
+
+    /// A session from events held in memory (tests, and sessions written by hand).
+    pub fn from_parts(session: &Session, events: &[Event]) -> beefine_schema::Result<Self> {
+        let containers = ContainerIndex::new(session.containers()?);
+        let mut store = Store::default();
+        for e in events {
+            store.push(e, &containers);
+        }
+        Self::assemble(session, store, containers)
+    }
+
+    fn assemble(
+        session: &Session,
+        store: Store,
+        containers: ContainerIndex,
+    ) -> beefine_schema::Result<Self> {
+        let mut samples = vec![Vec::new(); containers.len()];
+        for s in session.resource_samples()? {
+            if let Some(i) = containers.by_id(&s.sample.container_id) {
+                samples[i].push(s);
+            }
+        }
+        for list in &mut samples {
+            list.sort_by_key(|s| s.ts_nanos);
+        }
+        let layers = session.layers()?;
+        let images = session.images()?;
+        let mut processes = session.processes()?;
+        if processes.is_empty() {
+            processes = derive_processes(&store, &containers);
+        }
+        let overlay = OverlayIndex::new(&layers, &images, containers.containers());
+        let mut loaded = Self {
+            path: session.path().to_owned(),
+            meta: session.meta().clone(),
+            status: session.status(),
+            file_bytes: session.file_bytes(),
+            store,
+            containers,
+            processes,
+            images,
+            layers,
+            losses: session.losses()?,
+            lost_events: session.lost_events()?,
+            samples,
+            probe_names: session
+                .probes()?
+                .into_iter()
+                .map(|p| (p.probe_id, p.name))
+                .collect(),
+            damage: Vec::new(),
+            ctx_component: Vec::new(),
+            overlay,
+            container_mounts: Vec::new(),
+            load_millis: 0,
+        };
+        loaded.index_from(0);
+        Ok(loaded)
+    }
+
+    /// Rebuilds the derived indexes for events from `from` on (after events were added).
+    pub fn index_from(&mut self, from: usize) {
+        // Components of new contexts.
+        let by_pid = {
+            let mut m: HashMap<u32, Vec<usize>> = HashMap::new();
+            for (i, p) in self.processes.iter().enumerate() {
+                m.entry(p.pid).or_default().push(i);
+            }
+            m
+        };
+        for ctx_id in self.ctx_component.len()..self.store.contexts().len() {
+            let c = self.store.contexts()[ctx_id];
+            let comm = self.store.comm(&c);
+            let component = if c.tgid == 0 && comm.is_empty() {
+                UNTASKED
+            } else {
+                let seen = self.store.context_seen(ctx_id as u32).0;
+                let from_table = by_pid.get(&c.tgid).and_then(|candidates| {
+                    candidates
+                        .iter()
+                        .map(|&i| &self.processes[i])
+                        .find(|p| {
+                            p.start_ts_nanos <= seen && p.exit_ts_nanos.is_none_or(|x| seen <= x)
+                        })
+                        .or_else(|| {
+                            candidates
+                                .iter()
+                                .map(|&i| &self.processes[i])
+                                .find(|p| p.cgroup_id == c.cgroup_id)
+                        })
+                        .map(|p| p.component)
+                });
+                let component = from_table.unwrap_or_else(|| {
+                    guess_component(comm, self.containers.by_cgroup(c.cgroup_id).is_some())
+                });
+                Component::ALL
+                    .iter()
+                    .position(|&x| x == component)
+                    .unwrap_or(Component::ALL.len() - 1) as ComponentIdx
+            };
+            self.ctx_component.push(component);
+        }
+        // Mount-table changes per container (by container or by its mount namespace).
+        self.container_mounts
+            .resize(self.containers.len(), Vec::new());
+        if from == 0 {
+            for list in &mut self.container_mounts {
+                list.clear();
+            }
+        } else {
+            for list in &mut self.container_mounts {
+                let keep = list.partition_point(|&i| (i as usize) < from);
+                list.truncate(keep);
+            }
+        }
+        let mnt_ns: Vec<u64> = self
+            .containers
+            .containers()
+            .iter()
+            .map(|c| c.namespace("mnt").unwrap_or(0))
+            .collect();
+        let kinds = self.store.kinds();
+        for (i, &kind) in kinds.iter().enumerate().skip(from) {
+            if !matches!(
+                kind,
+                Kind::Mount | Kind::Umount | Kind::PivotRoot | Kind::Chroot
+            ) {
+                continue;
+            }
+            let idx = i as EventIdx;
+            let by_container = self.store.container_of(idx);
+            let ctx = self.store.get(idx).map(|e| *e.ctx);
+            for (c, list) in self.container_mounts.iter_mut().enumerate() {
+                let in_ns =
+                    ctx.is_some_and(|x| mnt_ns[c] != 0 && u64::from(x.ns.mnt_ns) == mnt_ns[c]);
+                if by_container == Some(c) || in_ns {
+                    list.push(idx);
+                }
+            }
+        }
+    }
+
+    /// Boot-clock span shown by the viewer: from the start of the recording (or the first
+    /// event) to its end (or the last event).
+    pub fn time_span(&self) -> (u64, u64) {
+        let start = self.meta.info.start_ts_nanos;
+        let (first, last) = self.store.time_span().unwrap_or((start, start));
+        let lo = if start > 0 { start.min(first) } else { first };
+        let hi = self.meta.end_ts_nanos.unwrap_or(last).max(last);
+        (lo, hi.max(lo + 1))
+    }
+
+    /// Boot-clock time the viewer counts from.
+    pub fn origin(&self) -> u64 {
+        self.time_span().0
+    }
+
+    pub fn container(&self, idx: usize) -> Option<&Container> {
+        self.containers.get(idx)
+    }
+
+    /// A short name for a container: its name, else its short id.
+    pub fn container_label(&self, idx: usize) -> String {
+        self.containers.get(idx).map_or_else(String::new, |c| {
+            if c.name.is_empty() {
+                c.short_id().to_owned()
+            } else {
+                c.name.trim_start_matches('/').to_owned()
+            }
+        })
+    }
+
+    pub fn component_of(&self, idx: EventIdx) -> ComponentIdx {
+        let ctx = self.store.ctx_column()[idx as usize];
+        self.ctx_component
+            .get(ctx as usize)
+            .copied()
+            .unwrap_or(UNTASKED)
+    }
+
+    /// The latest resource sample of a container at or before `ts`.
+    pub fn sample_at(&self, container: usize, ts: u64) -> Option<&Sample> {
+        let list = self.samples.get(container)?;
+        let n = list.partition_point(|s| s.ts_nanos <= ts);
+        n.checked_sub(1).map(|i| &list[i])
+    }
+
+    /// Processes of a container alive at `ts`.
+    pub fn processes_alive(&self, container: usize, ts: u64) -> Vec<&Process> {
+        let Some(c) = self.containers.get(container) else {
+            return Vec::new();
+        };
+        let pid_ns = c.namespace("pid").unwrap_or(0);
+        self.processes
+            .iter()
+            .filter(|p| {
+                p.container_id.as_deref() == Some(c.container_id.as_str())
+                    || (c.cgroup_id.is_some_and(|cg| cg > 1 && p.cgroup_id == cg))
+                    || (pid_ns != 0 && u64::from(p.ns.pid_ns) == pid_ns)
+            })
+            .filter(|p| p.start_ts_nanos <= ts && p.exit_ts_nanos.is_none_or(|x| ts < x))
+            .collect()
+    }
+
+    /// Whether a container exists at `ts` (created and not yet destroyed).
+    pub fn container_alive(&self, container: usize, ts: u64) -> bool {
+        self.containers.get(container).is_some_and(|c| {
+            let (start, end) = container_lifetime(c);
+            start.is_none_or(|s| s <= ts) && end.is_none_or(|e| ts <= e)
+        })
+    }
+}
+
+/// When a container came to be and stopped, as far as the session knows.
+pub fn container_lifetime(c: &Container) -> (Option<u64>, Option<u64>) {
+    (
+        c.created_ts_nanos.or(c.started_ts_nanos),
+        c.died_ts_nanos.or(c.destroyed_ts_nanos),
+    )
+}
+
+/// The part of the stack a process is, from its name, when the session does not say.
+pub fn guess_component(comm: &str, in_container: bool) -> Component {
+    match comm {
+        "dockerd" => Component::Dockerd,
+        "containerd" => Component::Containerd,
+        "docker-proxy" => Component::DockerProxy,
+        "docker-init" => Component::ContainerInit,
+        c if c.starts_with("containerd-shim") => Component::Shim,
+        c if c.starts_with("runc") => Component::Runc,
+        _ if in_container => Component::Workload,
+        _ => Component::Other,
+    }
+}
+
+/// Processes from the events, for sessions without a process table.
+fn derive_processes(store: &Store, containers: &ContainerIndex) -> Vec<Process> {
+    let mut by_tgid: HashMap<u32, Process> = HashMap::new();
+    for (ctx_id, c) in store.contexts().iter().enumerate() {
+        if c.tgid == 0 {
+            continue;
+        }
+        let (first, _) = store.context_seen(ctx_id as u32);
+        let comm = store.comm(c).to_owned();
+        let container = containers.by_cgroup(c.cgroup_id);
+        let p = by_tgid.entry(c.tgid).or_insert_with(|| Process {
+            pid: c.tgid,
+            ppid: 0,
+            comm: comm.clone(),
+            exe: None,
+            argv: Vec::new(),
+            start_ts_nanos: first,
+            exit_ts_nanos: None,
+            exit_code: None,
+            container_id: None,
+            component: guess_component(&comm, container.is_some()),
+            cgroup_id: c.cgroup_id,
+            ns: c.ns,
+        });
+        if first < p.start_ts_nanos {
+            p.start_ts_nanos = first;
+        }
+        if let Some(i) = container {
+            p.container_id = containers.get(i).map(|c| c.container_id.clone());
+            p.cgroup_id = c.cgroup_id;
+            p.ns = c.ns;
+            p.comm = comm;
+        }
+    }
+    for i in 0..store.len() as EventIdx {
+        match store.data_of(i) {
+            EventData::Fork {
+                parent_tgid,
+                child_tgid,
+                ..
+            } if parent_tgid != child_tgid => {
+                let ts = store.ts_of(i);
+                if let Some(p) = by_tgid.get_mut(child_tgid) {
+                    p.ppid = *parent_tgid;
+                    p.start_ts_nanos = p.start_ts_nanos.min(ts);
+                }
+            }
+            EventData::Exit { code } => {
+                let tgid = store.tgid_of(i);
+                let pid = store.get(i).map_or(0, |e| e.ctx.pid);
+                // The thread-group leader's exit ends the process.
+                if pid == tgid
+                    && let Some(p) = by_tgid.get_mut(&tgid)
+                {
+                    p.exit_ts_nanos = Some(store.ts_of(i));
+                    p.exit_code = Some(*code);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut list: Vec<Process> = by_tgid.into_values().collect();
+    list.sort_by_key(|p| (p.start_ts_nanos, p.pid));
+    list
+}
+
+/// Directories of image layers and container filesystems, to say where a path lives.
+#[derive(Debug, Default, Clone)]
+pub struct OverlayIndex {
+    /// (directory, description), longest first.
+    dirs: Vec<(String, String)>,
+}
+
+impl OverlayIndex {
+    pub fn new(layers: &[Layer], images: &[Image], containers: &[Container]) -> Self {
+        let mut dirs = Vec::new();
+        let reference = |image_id: &str| {
+            images.iter().find(|i| i.image_id == image_id).map_or_else(
+                || format::short_id(image_id).to_owned(),
+                |i| i.reference.clone(),
+            )
+        };
+        let mut layer_dirs = HashMap::new();
+        for l in layers {
+            if let Some(dir) = &l.overlay_dir {
+                let what = format!(
+                    "layer {} of {} ({}, {})",
+                    l.layer_index,
+                    reference(&l.image_id),
+                    format::short_id(&l.diff_id),
+                    format::bytes(l.size_bytes)
+                );
+                layer_dirs.insert(dir.clone(), what.clone());
+                dirs.push((dir.clone(), what));
+            }
+        }
+        for c in containers {
+            let name = if c.name.is_empty() {
+                c.short_id().to_owned()
+            } else {
+                c.name.trim_start_matches('/').to_owned()
+            };
+            if let Some(d) = &c.upper_dir {
+                dirs.push((
+                    d.clone(),
+                    format!("writable layer of container {name} (upperdir)"),
+                ));
+            }
+            if let Some(d) = &c.merged_dir {
+                dirs.push((
+                    d.clone(),
+                    format!("root filesystem of container {name} (merged)"),
+                ));
+            }
+            if let Some(d) = &c.work_dir {
+                dirs.push((
+                    d.clone(),
+                    format!("overlay work directory of container {name}"),
+                ));
+            }
+            let n = c.lower_dirs.len();
+            for (i, d) in c.lower_dirs.iter().enumerate() {
+                if !layer_dirs.contains_key(d) {
+                    // lowerdir lists the top layer first.
+                    dirs.push((
+                        d.clone(),
+                        format!("image layer {} of container {name} (lowerdir)", n - 1 - i),
+                    ));
+                }
+            }
+        }
+        dirs.retain(|(d, _)| !d.is_empty());
+        dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.len()));
+        Self { dirs }
+    }
+
+    /// What the directory holding `path` is, if it is a layer or container directory.
+    pub fn describe(&self, path: &str) -> Option<&str> {
+        self.dirs
+            .iter()
+            .find(|(dir, _)| {
+                path.strip_prefix(dir.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map(|(_, what)| what.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dirs.is_empty()
+    }
+}
+
+/// Namespace inodes as people compare them: `pid:[4026532401]`.
+pub fn ns_text(kind: &str, inode: u64) -> String {
+    format!("{kind}:[{inode}]")
+}
+
+/// Namespaces of a task as a short text.
+pub fn task_ns_text(ns: &Namespaces) -> String {
+    format!(
+        "{} {} {}",
+        ns_text("pid", u64::from(ns.pid_ns)),
+        ns_text("mnt", u64::from(ns.mnt_ns)),
+        ns_text("net", u64::from(ns.net_ns))
+    )
+}

@@ -1,0 +1,440 @@
+//! The events of a session held in memory, column by column.
+//!
+//! A million events take about 50 bytes each: the timestamp, kind, process context index,
+//! result and container are plain columns that filters and the timeline run over; the kind's
+//! fields are kept with their strings interned once for the whole session. Events are kept in
+//! time order so that a time is found by binary search.
+
+use std::sync::Arc;
+
+use beefine_schema::{Event, EventData, EventHeader, Kind, Namespaces};
+use rustc_hash::FxHashMap;
+
+use crate::containers::ContainerIndex;
+
+/// Index of a string in the store's interner.
+pub type StrId = u32;
+
+/// Index of an event in the store (its position in time order).
+pub type EventIdx = u32;
+
+/// No result (events that do not come from a syscall).
+const NO_RESULT: i64 = i64::MIN;
+
+/// No container (host processes, daemon-wide events).
+pub const NO_CONTAINER: u16 = u16::MAX;
+
+/// Strings, each stored once.
+#[derive(Debug, Default)]
+pub struct Interner {
+    map: FxHashMap<Arc<str>, StrId>,
+    strings: Vec<Arc<str>>,
+    /// Recently seen string slices by address: decoded chunks hand out the same slice for a
+    /// string repeated in the chunk, and comparing bytes is cheaper than hashing them. A hit
+    /// is checked against the stored text, so an address reused by another chunk is harmless.
+    recent: Vec<(usize, usize, StrId)>,
+}
+
+const RECENT_SLOTS: usize = 1024;
+
+impl Interner {
+    pub fn intern(&mut self, s: &str) -> StrId {
+        if self.recent.is_empty() {
+            self.recent = vec![(0, usize::MAX, 0); RECENT_SLOTS];
+        }
+        let addr = s.as_ptr() as usize;
+        let slot = (addr ^ (addr >> 12) ^ s.len()) % RECENT_SLOTS;
+        let (a, len, id) = self.recent[slot];
+        if a == addr && len == s.len() && *self.strings[id as usize] == *s {
+            return id;
+        }
+        let id = match self.map.get(s) {
+            Some(&id) => id,
+            None => {
+                let id = StrId::try_from(self.strings.len()).unwrap_or(StrId::MAX);
+                let arc: Arc<str> = Arc::from(s);
+                self.strings.push(arc.clone());
+                self.map.insert(arc, id);
+                id
+            }
+        };
+        self.recent[slot] = (addr, s.len(), id);
+        id
+    }
+
+    pub fn get(&self, id: StrId) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+
+    /// The id of a string already interned.
+    pub fn find(&self, s: &str) -> Option<StrId> {
+        self.map.get(s).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.strings.iter().map(|s| &**s)
+    }
+}
+
+/// Who did it: the part of an event's header shared by many events.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Context {
+    pub pid: u32,
+    pub tgid: u32,
+    pub comm: StrId,
+    pub cgroup_id: u64,
+    pub ns: Namespaces,
+}
+
+/// The events of a session in time order, as columns.
+#[derive(Debug, Default)]
+pub struct Store {
+    ts: Vec<u64>,
+    kind: Vec<Kind>,
+    ctx: Vec<u32>,
+    result: Vec<i64>,
+    container: Vec<u16>,
+    data: Vec<EventData<StrId>>,
+    pub strings: Interner,
+    contexts: Vec<Context>,
+    ctx_map: FxHashMap<Context, u32>,
+    /// First and last time each context was seen.
+    ctx_seen: Vec<(u64, u64)>,
+    /// Events per kind.
+    kind_counts: Vec<u64>,
+}
+
+/// One event of the store, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub struct EventRef<'a> {
+    pub idx: EventIdx,
+    pub ts_nanos: u64,
+    pub kind: Kind,
+    pub ctx: &'a Context,
+    pub result: Option<i64>,
+    /// Index of the session's container the event belongs to.
+    pub container: Option<usize>,
+    pub data: &'a EventData<StrId>,
+}
+
+impl EventRef<'_> {
+    pub fn failed(&self) -> bool {
+        self.result.is_some_and(|r| r < 0)
+    }
+}
+
+impl Store {
+    pub fn with_capacity(n: usize) -> Self {
+        Self {
+            ts: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            ctx: Vec::with_capacity(n),
+            result: Vec::with_capacity(n),
+            container: Vec::with_capacity(n),
+            data: Vec::with_capacity(n),
+            ..Self::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ts.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ts.is_empty()
+    }
+
+    /// Time of the first and last event.
+    pub fn time_span(&self) -> Option<(u64, u64)> {
+        Some((*self.ts.first()?, *self.ts.last()?))
+    }
+
+    pub fn ts(&self) -> &[u64] {
+        &self.ts
+    }
+
+    pub fn kinds(&self) -> &[Kind] {
+        &self.kind
+    }
+
+    pub fn ctx_column(&self) -> &[u32] {
+        &self.ctx
+    }
+
+    pub fn container_column(&self) -> &[u16] {
+        &self.container
+    }
+
+    pub fn contexts(&self) -> &[Context] {
+        &self.contexts
+    }
+
+    /// First and last time a context was seen.
+    pub fn context_seen(&self, ctx: u32) -> (u64, u64) {
+        self.ctx_seen.get(ctx as usize).copied().unwrap_or((0, 0))
+    }
+
+    pub fn kind_count(&self, kind: Kind) -> u64 {
+        self.kind_counts
+            .get(usize::from(kind.index()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    pub fn ts_of(&self, idx: EventIdx) -> u64 {
+        self.ts[idx as usize]
+    }
+
+    pub fn kind_of(&self, idx: EventIdx) -> Kind {
+        self.kind[idx as usize]
+    }
+
+    pub fn tgid_of(&self, idx: EventIdx) -> u32 {
+        self.contexts[self.ctx[idx as usize] as usize].tgid
+    }
+
+    pub fn container_of(&self, idx: EventIdx) -> Option<usize> {
+        let c = self.container[idx as usize];
+        (c != NO_CONTAINER).then_some(usize::from(c))
+    }
+
+    pub fn result_of(&self, idx: EventIdx) -> Option<i64> {
+        let r = self.result[idx as usize];
+        (r != NO_RESULT).then_some(r)
+    }
+
+    pub fn data_of(&self, idx: EventIdx) -> &EventData<StrId> {
+        &self.data[idx as usize]
+    }
+
+    pub fn str(&self, id: StrId) -> &str {
+        self.strings.get(id)
+    }
+
+    pub fn comm(&self, ctx: &Context) -> &str {
+        self.strings.get(ctx.comm)
+    }
+
+    pub fn get(&self, idx: EventIdx) -> Option<EventRef<'_>> {
+        let i = idx as usize;
+        let ts_nanos = *self.ts.get(i)?;
+        Some(EventRef {
+            idx,
+            ts_nanos,
+            kind: self.kind[i],
+            ctx: &self.contexts[self.ctx[i] as usize],
+            result: self.result_of(idx),
+            container: self.container_of(idx),
+            data: &self.data[i],
+        })
+    }
+
+    /// The first event at or after `ts`.
+    pub fn lower_bound(&self, ts: u64) -> usize {
+        self.ts.partition_point(|&t| t < ts)
+    }
+
+    /// The first event after `ts`.
+    pub fn upper_bound(&self, ts: u64) -> usize {
+        self.ts.partition_point(|&t| t <= ts)
+    }
+
+    fn context_id(&mut self, h: &EventHeader<impl AsRef<str>>) -> u32 {
+        let c = Context {
+            pid: h.pid,
+            tgid: h.tgid,
+            comm: self.strings.intern(h.comm.as_ref()),
+            cgroup_id: h.cgroup_id,
+            ns: h.ns,
+        };
+        let next = u32::try_from(self.contexts.len()).unwrap_or(u32::MAX);
+        let id = *self.ctx_map.entry(c).or_insert(next);
+        if id == next {
+            self.contexts.push(c);
+            self.ctx_seen.push((h.ts_nanos, h.ts_nanos));
+        }
+        let seen = &mut self.ctx_seen[id as usize];
+        seen.0 = seen.0.min(h.ts_nanos);
+        seen.1 = seen.1.max(h.ts_nanos);
+        id
+    }
+
+    /// Appends an event; events must come in time order (see [`Store::insert_events`]).
+    pub fn push<S: AsRef<str>>(&mut self, e: &Event<S>, containers: &ContainerIndex) {
+        let ctx = self.context_id(&e.header);
+        let strings = &mut self.strings;
+        let Ok(data) = e.data.try_map_strings(&mut |s: &S| {
+            Ok::<_, std::convert::Infallible>(strings.intern(s.as_ref()))
+        });
+        let kind = e.kind();
+        if self.kind_counts.is_empty() {
+            self.kind_counts = vec![0; Kind::COUNT];
+        }
+        self.kind_counts[usize::from(kind.index())] += 1;
+        self.ts.push(e.header.ts_nanos);
+        self.kind.push(kind);
+        self.ctx.push(ctx);
+        self.result.push(e.result.unwrap_or(NO_RESULT));
+        self.container.push(
+            containers
+                .for_event(e)
+                .and_then(|c| u16::try_from(c).ok())
+                .filter(|&c| c != NO_CONTAINER)
+                .unwrap_or(NO_CONTAINER),
+        );
+        self.data.push(data);
+    }
+
+    /// Adds events that may be older than the newest ones held (a live session's chunks
+    /// overlap a little in time), skipping exact copies of events already held. Returns the
+    /// position from which the store changed: `len()` before the call when everything was
+    /// appended at the end.
+    pub fn insert_events(&mut self, mut events: Vec<Event>, containers: &ContainerIndex) -> usize {
+        events.sort_by_key(|e| e.header.ts_nanos);
+        let old_len = self.len();
+        let newest = self.ts.last().copied().unwrap_or(0);
+        // Copies of held events (a chunk read twice across a reload) are dropped.
+        events.retain(|e| e.header.ts_nanos > newest || !self.holds(e));
+        let Some(first_ts) = events.first().map(|e| e.header.ts_nanos) else {
+            return old_len;
+        };
+        let at = self.upper_bound(first_ts);
+        if at == old_len {
+            for e in &events {
+                self.push(e, containers);
+            }
+            return old_len;
+        }
+        // Late events: rebuild the columns from the first one on, merged by time.
+        let tail: Vec<EventIdx> = (at as u32..old_len as u32).collect();
+        let tail_events: Vec<Event> = tail.iter().map(|&i| self.to_event(i)).collect();
+        self.truncate(at);
+        let mut merged = tail_events;
+        merged.extend(events);
+        merged.sort_by_key(|e| e.header.ts_nanos);
+        for e in &merged {
+            self.push(e, containers);
+        }
+        at
+    }
+
+    /// Whether an event with the same time, task and kind is held.
+    fn holds(&self, e: &Event) -> bool {
+        let lo = self.lower_bound(e.header.ts_nanos);
+        let hi = self.upper_bound(e.header.ts_nanos);
+        (lo..hi).any(|i| {
+            self.contexts[self.ctx[i] as usize].pid == e.header.pid && self.kind[i] == e.kind()
+        })
+    }
+
+    fn truncate(&mut self, len: usize) {
+        for i in len..self.len() {
+            self.kind_counts[usize::from(self.kind[i].index())] -= 1;
+        }
+        self.ts.truncate(len);
+        self.kind.truncate(len);
+        self.ctx.truncate(len);
+        self.result.truncate(len);
+        self.container.truncate(len);
+        self.data.truncate(len);
+    }
+
+    /// The event at `idx` as an owned event.
+    pub fn to_event(&self, idx: EventIdx) -> Event {
+        let i = idx as usize;
+        let c = &self.contexts[self.ctx[i] as usize];
+        let Ok(data) = self.data[i].try_map_strings(&mut |&s: &StrId| {
+            Ok::<_, std::convert::Infallible>(Arc::from(self.strings.get(s)))
+        });
+        Event {
+            header: EventHeader {
+                ts_nanos: self.ts[i],
+                pid: c.pid,
+                tgid: c.tgid,
+                comm: Arc::from(self.strings.get(c.comm)),
+                cgroup_id: c.cgroup_id,
+                ns: c.ns,
+            },
+            result: self.result_of(idx),
+            data,
+        }
+    }
+
+    /// Bytes held by the columns (not counting strings and boxed fields).
+    pub fn column_bytes(&self) -> usize {
+        self.ts.capacity() * 8
+            + self.kind.capacity()
+            + self.ctx.capacity() * 4
+            + self.result.capacity() * 8
+            + self.container.capacity() * 2
+            + self.data.capacity() * size_of::<EventData<StrId>>()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beefine_schema::synth::Generator;
+
+    #[test]
+    fn the_store_gives_back_what_was_pushed() {
+        let events = Generator::new(3).take(5_000);
+        let containers = ContainerIndex::default();
+        let mut store = Store::default();
+        for e in &events {
+            store.push(e, &containers);
+        }
+        assert_eq!(store.len(), events.len());
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(&store.to_event(i as u32), e);
+        }
+        // Strings and contexts are shared, not copied per event.
+        assert!(store.strings.len() < 100, "{}", store.strings.len());
+        assert!(store.contexts().len() < 50);
+        assert!(size_of::<EventData<StrId>>() <= 32);
+    }
+
+    #[test]
+    fn late_events_are_merged_and_copies_dropped() {
+        let events = Generator::new(4).take(1_000);
+        let containers = ContainerIndex::default();
+        let mut store = Store::default();
+        for e in &events[..600] {
+            store.push(e, &containers);
+        }
+        // A poll that returns a hundred held events again, then new ones.
+        let changed_from = store.insert_events(events[500..].to_vec(), &containers);
+        assert_eq!(
+            changed_from, 600,
+            "everything after the newest held is appended"
+        );
+        assert_eq!(store.len(), 1_000);
+        let mut store2 = Store::default();
+        for (i, e) in events.iter().enumerate() {
+            if i % 2 == 0 || i < 300 {
+                store2.push(e, &containers);
+            }
+        }
+        let missing: Vec<Event> = events
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == 1 && *i >= 300)
+            .map(|(_, e)| e.clone())
+            .collect();
+        let from = store2.insert_events(missing, &containers);
+        assert!(from <= 301, "{from}");
+        assert_eq!(store2.len(), 1_000);
+        assert!(store2.ts().windows(2).all(|w| w[0] <= w[1]));
+        for (i, e) in events.iter().enumerate() {
+            assert_eq!(store2.ts_of(i as u32), e.header.ts_nanos);
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! Filtering, stepping and time control on the sample session and the committed fixture.
+
+use std::path::{Path, PathBuf};
+
+use beefine_schema::{Kind, Session};
+
+use super::filter::{ContainerChoice, Filter};
+use super::session::LoadedSession;
+use super::{Command, StepBy, Viewer};
+use crate::testdata::{self, WEB_ID};
+
+fn sample() -> (tempfile::TempDir, LoadedSession) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample.beefine");
+    testdata::write_sample_session(&path).unwrap();
+    let (loaded, _) = LoadedSession::load(&path).unwrap();
+    (dir, loaded)
+}
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/format-v1.beefine")
+}
+
+fn comm_of(l: &LoadedSession, idx: u32) -> String {
+    let e = l.store.get(idx).unwrap();
+    l.store.comm(e.ctx).to_owned()
+}
+
+fn kinds_of(v: &Viewer) -> Vec<Kind> {
+    v.filtered
+        .rows
+        .iter()
+        .map(|&i| v.session.store.kind_of(i))
+        .collect()
+}
+
+#[test]
+fn the_fixture_loads_completely() {
+    let path = fixture();
+    let session = Session::open(&path).unwrap();
+    let counts = session.kind_counts().unwrap();
+    let (l, _) = LoadedSession::load(&path).unwrap();
+    assert!(l.damage.is_empty(), "{:?}", l.damage);
+    for (kind, n) in counts {
+        assert_eq!(l.store.kind_count(kind), n, "{kind}");
+    }
+    let v = Viewer::new(l, Filter::default());
+    assert_eq!(v.filtered.rows.len(), v.session.store.len());
+    let lane_total: usize = v.filtered.lanes.iter().map(Vec::len).sum();
+    assert_eq!(lane_total, v.filtered.rows.len());
+    // The fixture's container has its events attributed.
+    let c = v
+        .session
+        .containers
+        .by_cgroup(beefine_schema::synth::CONTAINER_CGROUP_ID);
+    assert!(c.is_some());
+    assert!(
+        v.session
+            .store
+            .container_column()
+            .iter()
+            .any(|&x| usize::from(x) == c.unwrap())
+    );
+}
+
+#[test]
+fn filters_combine_and_agree_with_a_plain_scan() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, Filter::default());
+    let all = v.filtered.rows.len();
+    assert_eq!(all, v.session.store.len());
+
+    let mut f = Filter::default();
+    f.only_kinds(&[Kind::Mount]);
+    v.set_filter(f.clone());
+    assert!(kinds_of(&v).iter().all(|&k| k == Kind::Mount));
+    assert_eq!(
+        v.filtered.rows.len() as u64,
+        v.session.store.kind_count(Kind::Mount)
+    );
+    assert_eq!(
+        v.filtered.lanes[super::filter::lane_of(beefine_schema::Family::Mount)].len(),
+        6
+    );
+
+    f.failed_only = true;
+    v.set_filter(f.clone());
+    assert_eq!(v.filtered.rows.len(), 1, "one mount failed (sysfs, ENOENT)");
+    assert_eq!(v.filtered.failed, 1);
+
+    f.failed_only = false;
+    f.container = ContainerChoice::Container(WEB_ID.into());
+    v.set_filter(f.clone());
+    // The overlay mount is done by dockerd on the host; the other five are runc's, inside.
+    assert_eq!(v.filtered.rows.len(), 5);
+    f.container = ContainerChoice::Host;
+    v.set_filter(f.clone());
+    assert_eq!(v.filtered.rows.len(), 1);
+    assert_eq!(comm_of(&v.session, v.filtered.rows[0]), "dockerd");
+
+    let mut f = Filter {
+        process: "nginx".into(),
+        ..Filter::default()
+    };
+    v.set_filter(f.clone());
+    assert!(!v.filtered.rows.is_empty());
+    assert!(
+        v.filtered
+            .rows
+            .iter()
+            .all(|&i| comm_of(&v.session, i) == "nginx")
+    );
+    f.process = "411".into();
+    v.set_filter(f.clone());
+    assert!(
+        v.filtered
+            .rows
+            .iter()
+            .all(|&i| v.session.store.tgid_of(i) == 411)
+    );
+    assert_eq!(v.filtered.rows.len(), 5);
+
+    let mut f = Filter::default();
+    f.hidden_components.insert("dockerd".into());
+    f.hidden_components.insert("daemon & recorder".into());
+    v.set_filter(f);
+    assert!(
+        v.filtered
+            .rows
+            .iter()
+            .all(|&i| comm_of(&v.session, i) != "dockerd")
+    );
+    assert!(!kinds_of(&v).contains(&Kind::Docker));
+    assert!(kinds_of(&v).contains(&Kind::Unshare));
+
+    let f = Filter {
+        failed_only: true,
+        ..Filter::default()
+    };
+    v.set_filter(f);
+    assert!(
+        v.filtered
+            .rows
+            .iter()
+            .all(|&i| v.session.store.result_of(i).unwrap() < 0)
+    );
+    assert_eq!(
+        v.filtered.rows.len(),
+        4,
+        "connect, sysfs mount, chroot, missing.conf"
+    );
+
+    let (lo, hi) = v.session.time_span();
+    let f = Filter {
+        time_range: Some((lo + 300_000_000, lo + 400_000_000)),
+        ..Filter::default()
+    };
+    v.set_filter(f);
+    assert!(v.filtered.rows.iter().all(|&i| {
+        let t = v.session.store.ts_of(i);
+        (lo + 300_000_000..=lo + 400_000_000).contains(&t)
+    }));
+    assert!(!v.filtered.rows.is_empty() && v.filtered.rows.len() < all);
+    assert!(hi > lo);
+}
+
+#[test]
+fn free_text_finds_decoded_fields() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, Filter::default());
+    let find = |v: &mut Viewer, text: &str| -> Vec<Kind> {
+        v.set_filter(Filter {
+            text: text.into(),
+            ..Filter::default()
+        });
+        kinds_of(v)
+    };
+    assert_eq!(find(&mut v, "missing.conf"), [Kind::Openat]);
+    let enoent = find(&mut v, "enoent");
+    assert_eq!(enoent, [Kind::Mount, Kind::Openat], "errno names, any case");
+    assert_eq!(
+        find(&mut v, "CLONE_NEWPID"),
+        [Kind::Unshare, Kind::Setns],
+        "flag names: runc's unshare and the exec joining the pid namespace"
+    );
+    assert_eq!(find(&mut v, "MS_NOEXEC"), [Kind::Mount, Kind::Mount]);
+    assert_eq!(find(&mut v, "SYN_SENT"), [Kind::TcpState]);
+    assert!(find(&mut v, "127.0.0.1:5000").contains(&Kind::Connect));
+    assert!(find(&mut v, "daemon off").contains(&Kind::Exec));
+    assert_eq!(find(&mut v, "PR_SET_NO_NEW_PRIVS"), [Kind::Prctl]);
+    // A process name and a container name match all their events.
+    let runc = find(&mut v, "runc");
+    assert!(runc.len() >= 8 && runc.contains(&Kind::Clone), "{runc:?}");
+    let web = find(&mut v, "web");
+    assert!(web.contains(&Kind::Mount) && web.contains(&Kind::Docker));
+    assert!(find(&mut v, "no-such-thing-anywhere").is_empty());
+}
+
+#[test]
+fn stepping_by_kind_process_and_container() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, Filter::default());
+    let store = &v.session.store;
+    let setns: Vec<u32> = (0..store.len() as u32)
+        .filter(|&i| store.kind_of(i) == Kind::Setns)
+        .collect();
+    assert_eq!(setns.len(), 3);
+    v.apply(Command::Select(setns[0]));
+    assert_eq!(v.time.cursor(), v.session.store.ts_of(setns[0]));
+    v.apply(Command::Step {
+        by: StepBy::Kind,
+        forward: true,
+    });
+    assert_eq!(v.selected, Some(setns[1]));
+    v.apply(Command::Step {
+        by: StepBy::Kind,
+        forward: true,
+    });
+    assert_eq!(v.selected, Some(setns[2]));
+    v.apply(Command::Step {
+        by: StepBy::Kind,
+        forward: true,
+    });
+    assert_eq!(v.selected, Some(setns[2]), "no later setns: stay");
+    v.apply(Command::Step {
+        by: StepBy::Kind,
+        forward: false,
+    });
+    assert_eq!(v.selected, Some(setns[1]));
+    assert_eq!(v.time.cursor(), v.session.store.ts_of(setns[1]));
+
+    // Same process: every step lands on runc:[2:INIT]/nginx (tgid 410).
+    for _ in 0..5 {
+        v.apply(Command::Step {
+            by: StepBy::Process,
+            forward: true,
+        });
+        assert_eq!(v.session.store.tgid_of(v.selected.unwrap()), 410);
+    }
+    // Same container from a host event stays on the host.
+    let host_event = (0..v.session.store.len() as u32)
+        .find(|&i| comm_of(&v.session, i) == "dockerd")
+        .unwrap();
+    v.apply(Command::Select(host_event));
+    for _ in 0..4 {
+        v.apply(Command::Step {
+            by: StepBy::Container,
+            forward: true,
+        });
+        assert_eq!(v.session.store.container_of(v.selected.unwrap()), None);
+    }
+    // Any: the next shown event.
+    let before = v.selected.unwrap();
+    v.apply(Command::Step {
+        by: StepBy::Any,
+        forward: true,
+    });
+    assert_eq!(v.selected, Some(before + 1));
+}
+
+#[test]
+fn stepping_follows_the_filter() {
+    let (_dir, l) = sample();
+    let mut f = Filter::default();
+    f.only_kinds(&[Kind::Mount, Kind::Setns]);
+    let mut v = Viewer::new(l, f);
+    v.apply(Command::SetCursor(0));
+    assert!(v.selected.is_none(), "nothing shown before the first mount");
+    v.apply(Command::Step {
+        by: StepBy::Any,
+        forward: true,
+    });
+    let first = v.selected.unwrap();
+    assert_eq!(v.session.store.kind_of(first), Kind::Setns);
+    v.apply(Command::Step {
+        by: StepBy::Any,
+        forward: true,
+    });
+    assert_eq!(v.session.store.kind_of(v.selected.unwrap()), Kind::Mount);
+    let mount = v.selected;
+    v.apply(Command::Step {
+        by: StepBy::Kind,
+        forward: false,
+    });
+    assert_eq!(v.selected, mount, "no earlier mount: the selection stays");
+}
+
+#[test]
+fn scrubbing_selects_the_event_at_the_cursor() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, Filter::default());
+    let (lo, _) = v.session.time_span();
+    let t = lo + 355_500_000; // between the first two mounts of runc
+    v.apply(Command::SetCursor(t));
+    let sel = v.selected.unwrap();
+    assert_eq!(v.session.store.kind_of(sel), Kind::Mount);
+    assert!(v.session.store.ts_of(sel) <= t);
+    assert!(v.session.store.ts_of(sel + 1) > t);
+    assert!(v.scroll_to_selection);
+    assert_eq!(v.cursor_row(), v.filtered.row_of(sel));
+    // The filter changes: the selection stays when still shown.
+    let mut f = Filter::default();
+    f.only_kinds(&[Kind::Mount]);
+    v.apply(Command::SetFilter(f));
+    assert_eq!(v.selected, Some(sel));
+    let mut f = Filter::default();
+    f.only_kinds(&[Kind::Exec]);
+    v.apply(Command::SetFilter(f));
+    assert_eq!(v.session.store.kind_of(v.selected.unwrap()), Kind::Exec);
+    assert!(v.session.store.ts_of(v.selected.unwrap()) <= t);
+}
+
+#[test]
+fn the_container_panel_follows_the_selection() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, Filter::default());
+    let (lo, _) = v.session.time_span();
+    v.apply(Command::SetCursor(lo + 700_000_000));
+    let c = v.focus_container().unwrap();
+    assert_eq!(v.session.containers.get(c).unwrap().container_id, WEB_ID);
+    let alive: Vec<u32> = v
+        .session
+        .processes_alive(c, v.time.cursor())
+        .iter()
+        .map(|p| p.pid)
+        .collect();
+    assert_eq!(alive, [410, 411]);
+    let sample = v.session.sample_at(c, v.time.cursor()).unwrap();
+    assert_eq!(sample.ts_nanos, lo + 620_000_000);
+    // Mount-table changes inside: five mounts (one failed), pivot_root, umount, chroot; the
+    // overlay mount dockerd made on the host is not one of them.
+    let kinds: Vec<Kind> = v.session.container_mounts[c]
+        .iter()
+        .map(|&i| v.session.store.kind_of(i))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Kind::Mount,
+            Kind::Mount,
+            Kind::Mount,
+            Kind::Mount,
+            Kind::Mount,
+            Kind::PivotRoot,
+            Kind::Umount,
+            Kind::Chroot
+        ]
+    );
+}
+
+#[test]
+fn live_events_are_appended_and_followed() {
+    let (_dir, l) = sample();
+    let n = l.store.len();
+    let mut v = Viewer::new(l, Filter::default());
+    let (_, end) = v.session.time_span();
+    v.apply(Command::SetFollow(true));
+    assert_eq!(v.time.cursor(), end);
+    let mut events = testdata::sample_events();
+    for (i, e) in events.iter_mut().enumerate() {
+        e.header.ts_nanos = end + 1_000 * (i as u64 + 1);
+    }
+    let added = v.add_events(events.clone());
+    assert_eq!(added, events.len());
+    assert_eq!(v.session.store.len(), n + events.len());
+    assert_eq!(v.filtered.rows.len(), n + events.len());
+    assert_eq!(v.time.cursor(), events.last().unwrap().header.ts_nanos);
+    assert_eq!(v.selected, Some((n + events.len() - 1) as u32));
+    // The same events again (a chunk polled twice) change nothing.
+    assert_eq!(v.add_events(events), 0);
+    // Not following: the cursor stays where it is.
+    v.apply(Command::SetCursor(end));
+    let mut more = testdata::sample_events();
+    for e in &mut more {
+        e.header.ts_nanos += 10_000_000_000;
+    }
+    v.add_events(more);
+    assert_eq!(v.time.cursor(), end);
+    assert!(!v.time.follow);
+}
