@@ -105,24 +105,23 @@ struct task_struct {
 	struct mm_struct *mm;
 };
 
+/* x86-64 registers of a syscall (arguments: di, si, dx, r10, r8, r9). */
+struct pt_regs {
+	unsigned long r10;
+	unsigned long r9;
+	unsigned long r8;
+	unsigned long dx;
+	unsigned long si;
+	unsigned long di;
+	unsigned long orig_ax;
+};
+
 /* Tracepoint contexts, named as in the kernel's BTF. */
 struct trace_entry {
 	unsigned short type;
 	unsigned char flags;
 	unsigned char preempt_count;
 	int pid;
-};
-
-struct trace_event_raw_sys_enter {
-	struct trace_entry ent;
-	long id;
-	unsigned long args[6];
-};
-
-struct trace_event_raw_sys_exit {
-	struct trace_entry ent;
-	long id;
-	long ret;
 };
 
 struct trace_event_raw_sched_process_exec {

@@ -7,6 +7,12 @@
  * from /proc, extended here on fork) or when `bf_trace_all` is set; the recorder itself
  * (`bf_self_tgid`) never is. Syscalls are paired in the kernel: the entry saves the
  * arguments in `inflight`, the exit reads the strings, adds the result and emits.
+ *
+ * Syscalls come through the two raw tracepoints sys_enter and sys_exit, with a switch on
+ * the syscall number, rather than one tracepoint per syscall: attaching and detaching a
+ * tracepoint waits for an RCU grace period each, and sixty of them made starting and
+ * stopping a recording take seconds. The switch rejects other syscalls in a few
+ * instructions.
  */
 #include "vmlinux_min.h"
 #include "beefine_abi.h"
@@ -137,20 +143,91 @@ static __always_inline void *scratch(void)
 
 /* ---- Syscall pairing ------------------------------------------------------------------ */
 
-static __always_inline int enter(struct trace_event_raw_sys_enter *ctx, __u32 kind)
+/* x86-64 syscall numbers of what is recorded; BF_READ/BF_WRITE are summed, not emitted. */
+static __always_inline __u32 syscall_kind(long nr)
 {
+	switch (nr) {
+	case 0:   /* read */
+	case 17:  /* pread64 */
+	case 19:  /* readv */
+		return BF_READ;
+	case 1:   /* write */
+	case 18:  /* pwrite64 */
+	case 20:  /* writev */
+		return BF_WRITE;
+	case 41:  return BF_SOCKET;
+	case 42:  return BF_CONNECT;
+	case 43:  return BF_ACCEPT;
+	case 49:  return BF_BIND;
+	case 50:  return BF_LISTEN;
+	case 56:  return BF_CLONE;
+	case 83:  return BF_MKDIR;
+	case 126: return BF_CAPSET;
+	case 155: return BF_PIVOT_ROOT;
+	case 157: return BF_PRCTL;
+	case 161: return BF_CHROOT;
+	case 165: return BF_MOUNT;
+	case 166: return BF_UMOUNT;
+	case 257: return BF_OPENAT;
+	case 258: return BF_MKDIRAT;
+	case 272: return BF_UNSHARE;
+	case 288: return BF_ACCEPT4;
+	case 308: return BF_SETNS;
+	case 317: return BF_SECCOMP;
+	case 435: return BF_CLONE3;
+	case 437: return BF_OPENAT2;
+	default:  return 0;
+	}
+}
+
+#define NR_CLOSE 3
+
+/* close: the summary of the fd, if it was read or written, goes out now. */
+static __always_inline void flush_fd(__u32 tgid, int fd)
+{
+	struct bf_io_key key = { .tgid = tgid, .fd = fd };
+	struct bf_io_value *v = bpf_map_lookup_elem(&BF_FILEIO, &key);
+	if (!v)
+		return;
+	struct bf_file_io *rec = reserve(sizeof(*rec));
+	if (rec) {
+		fill_header(&rec->h, BF_FILE_IO, sizeof(*rec), v->first_ts_nanos);
+		rec->fd = fd;
+		rec->reads = v->reads;
+		rec->writes = v->writes;
+		rec->_pad = 0;
+		rec->bytes_read = v->bytes_read;
+		rec->bytes_written = v->bytes_written;
+		bpf_ringbuf_submit(rec, 0);
+	}
+	bpf_map_delete_elem(&BF_FILEIO, &key);
+}
+
+/* Raw tracepoint arguments are read as plain u64s: (struct pt_regs *regs, long id). */
+SEC("raw_tracepoint/sys_enter")
+int on_sys_enter(unsigned long long *ctx)
+{
+	long nr = ctx[1];
+	__u32 kind = syscall_kind(nr);
+	if (!kind && nr != NR_CLOSE)
+		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!tgid_tracked(id >> 32))
 		return 0;
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	if (nr == NR_CLOSE) {
+		flush_fd(id >> 32, BPF_CORE_READ(regs, di));
+		return 0;
+	}
 	struct bf_inflight in = {};
 	in.ts_nanos = bpf_ktime_get_boot_ns();
 	in.kind = kind;
-	in.args[0] = BPF_CORE_READ(ctx, args[0]);
-	in.args[1] = BPF_CORE_READ(ctx, args[1]);
-	in.args[2] = BPF_CORE_READ(ctx, args[2]);
-	in.args[3] = BPF_CORE_READ(ctx, args[3]);
-	in.args[4] = BPF_CORE_READ(ctx, args[4]);
-	in.args[5] = BPF_CORE_READ(ctx, args[5]);
+	in.args[0] = BPF_CORE_READ(regs, di);
+	in.args[1] = BPF_CORE_READ(regs, si);
+	in.args[2] = BPF_CORE_READ(regs, dx);
+	in.args[3] = BPF_CORE_READ(regs, r10);
+	in.args[4] = BPF_CORE_READ(regs, r8);
+	in.args[5] = BPF_CORE_READ(regs, r9);
 	bpf_map_update_elem(&BF_INFLIGHT, &id, &in, BPF_ANY);
 	return 0;
 }
@@ -162,101 +239,65 @@ static __always_inline bool take(__u32 kind, struct bf_inflight *out)
 	struct bf_inflight *in = bpf_map_lookup_elem(&BF_INFLIGHT, &id);
 	if (!in)
 		return false;
-	if (in->kind != kind) {
-		bpf_map_delete_elem(&BF_INFLIGHT, &id);
-		return false;
-	}
-	__builtin_memcpy(out, in, sizeof(*out));
+	bool match = in->kind == kind;
+	if (match)
+		__builtin_memcpy(out, in, sizeof(*out));
 	bpf_map_delete_elem(&BF_INFLIGHT, &id);
-	return true;
+	return match;
 }
-
-static __always_inline long sys_ret(struct trace_event_raw_sys_exit *ctx)
-{
-	return BPF_CORE_READ(ctx, ret);
-}
-
-#define ENTER(name, kind)                                                                 \
-	SEC("tracepoint/syscalls/sys_enter_" #name)                                         \
-	int enter_##name(struct trace_event_raw_sys_enter *ctx)                             \
-	{                                                                                   \
-		return enter(ctx, kind);                                                      \
-	}
 
 /* ---- Numeric-argument syscalls ------------------------------------------------------- */
 
-static __always_inline int emit_args(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+static __always_inline void emit_args(long ret, __u32 kind, struct bf_inflight *in)
 {
-	struct bf_inflight in;
-	if (!take(kind, &in))
-		return 0;
 	struct bf_args *rec = reserve(sizeof(*rec));
 	if (!rec)
-		return 0;
-	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
-	rec->ret = sys_ret(ctx);
-	__builtin_memcpy(rec->args, in.args, sizeof(rec->args));
+		return;
+	fill_header(&rec->h, kind, sizeof(*rec), in->ts_nanos);
+	rec->ret = ret;
+	__builtin_memcpy(rec->args, in->args, sizeof(rec->args));
 	if (kind == BF_CLONE3) {
 		/* struct clone_args starts with the u64 flags. */
 		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)in.args[0]);
+		bpf_probe_read_user(&flags, sizeof(flags), (void *)in->args[0]);
 		rec->args[0] = flags;
 	} else if (kind == BF_CAPSET) {
 		/* Two struct __user_cap_data_struct { effective, permitted, inheritable }. */
 		__u32 data[6] = {};
-		bpf_probe_read_user(data, sizeof(data), (void *)in.args[1]);
+		bpf_probe_read_user(data, sizeof(data), (void *)in->args[1]);
 		rec->args[0] = data[0] | ((__u64)data[3] << 32);
 		rec->args[1] = data[1] | ((__u64)data[4] << 32);
 		rec->args[2] = data[2] | ((__u64)data[5] << 32);
 	}
 	bpf_ringbuf_submit(rec, 0);
-	return 0;
 }
-
-#define ARGS_SYSCALL(name, kind)                                                          \
-	ENTER(name, kind)                                                                   \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
-	{                                                                                   \
-		return emit_args(ctx, kind);                                                  \
-	}
-
-ARGS_SYSCALL(clone, BF_CLONE)
-ARGS_SYSCALL(clone3, BF_CLONE3)
-ARGS_SYSCALL(unshare, BF_UNSHARE)
-ARGS_SYSCALL(setns, BF_SETNS)
-ARGS_SYSCALL(prctl, BF_PRCTL)
-ARGS_SYSCALL(seccomp, BF_SECCOMP)
-ARGS_SYSCALL(capset, BF_CAPSET)
-ARGS_SYSCALL(socket, BF_SOCKET)
-ARGS_SYSCALL(listen, BF_LISTEN)
 
 /* ---- One-path syscalls --------------------------------------------------------------- */
 
-static __always_inline int emit_path(struct trace_event_raw_sys_exit *ctx, __u32 kind,
-				     int path_arg)
+static __always_inline void emit_path(long ret, __u32 kind, struct bf_inflight *in)
 {
-	struct bf_inflight in;
-	if (!take(kind, &in))
-		return 0;
 	struct bf_path *rec = scratch();
 	if (!rec)
-		return 0;
-	rec->ret = sys_ret(ctx);
-	rec->args[0] = in.args[0];
-	rec->args[1] = in.args[1];
-	rec->args[2] = in.args[2];
-	rec->args[3] = in.args[3];
+		return;
+	rec->ret = ret;
+	rec->args[0] = in->args[0];
+	rec->args[1] = in->args[1];
+	rec->args[2] = in->args[2];
+	rec->args[3] = in->args[3];
 	rec->_pad = 0;
+	/* Which argument is the path: mkdir, chroot and umount2 take it first. */
+	__u64 path = in->args[1];
+	if (kind == BF_MKDIR || kind == BF_CHROOT || kind == BF_UMOUNT)
+		path = in->args[0];
 	if (kind == BF_OPENAT2) {
 		/* struct open_how { u64 flags; u64 mode; u64 resolve; } */
 		__u64 how[3] = {};
-		bpf_probe_read_user(how, sizeof(how), (void *)in.args[2]);
+		bpf_probe_read_user(how, sizeof(how), (void *)in->args[2]);
 		rec->args[2] = how[0];
 		rec->args[3] = how[1];
 		rec->args[1] = how[2];
 	}
-	long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)in.args[path_arg & 3]);
+	long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)path);
 	if (n < 0) {
 		rec->path[0] = 0;
 		n = 1;
@@ -265,140 +306,85 @@ static __always_inline int emit_path(struct trace_event_raw_sys_exit *ctx, __u32
 	__u64 len = __builtin_offsetof(struct bf_path, path) + (n & (BF_PATH_LEN - 1));
 	if (n >= BF_PATH_LEN)
 		len = sizeof(struct bf_path);
-	fill_header(&rec->h, kind, len, in.ts_nanos);
+	fill_header(&rec->h, kind, len, in->ts_nanos);
 	output(rec, len);
-	return 0;
 }
-
-#define PATH_SYSCALL(name, kind, path_arg)                                                \
-	ENTER(name, kind)                                                                   \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
-	{                                                                                   \
-		return emit_path(ctx, kind, path_arg);                                        \
-	}
-
-PATH_SYSCALL(openat, BF_OPENAT, 1)
-PATH_SYSCALL(openat2, BF_OPENAT2, 1)
-PATH_SYSCALL(mkdir, BF_MKDIR, 0)
-PATH_SYSCALL(mkdirat, BF_MKDIRAT, 1)
-PATH_SYSCALL(chroot, BF_CHROOT, 0)
-PATH_SYSCALL(umount, BF_UMOUNT, 0)
 
 /* ---- mount and pivot_root ------------------------------------------------------------ */
 
-static __always_inline int emit_mount(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+static __always_inline void emit_mount(long ret, __u32 kind, struct bf_inflight *in)
 {
-	struct bf_inflight in;
-	if (!take(kind, &in))
-		return 0;
 	struct bf_mount *rec = reserve(sizeof(*rec));
 	if (!rec)
-		return 0;
-	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
-	rec->ret = sys_ret(ctx);
+		return;
+	fill_header(&rec->h, kind, sizeof(*rec), in->ts_nanos);
+	rec->ret = ret;
 	rec->source[0] = 0;
 	rec->target[0] = 0;
 	rec->fstype[0] = 0;
 	rec->data[0] = 0;
 	if (kind == BF_MOUNT) {
-		rec->flags = in.args[3];
-		bpf_probe_read_user_str(rec->source, sizeof(rec->source), (void *)in.args[0]);
-		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in.args[1]);
-		bpf_probe_read_user_str(rec->fstype, sizeof(rec->fstype), (void *)in.args[2]);
+		rec->flags = in->args[3];
+		bpf_probe_read_user_str(rec->source, sizeof(rec->source), (void *)in->args[0]);
+		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in->args[1]);
+		bpf_probe_read_user_str(rec->fstype, sizeof(rec->fstype), (void *)in->args[2]);
 		/* Options are a string for every filesystem the container stack mounts. */
-		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in.args[4]);
+		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in->args[4]);
 	} else {
 		rec->flags = 0;
-		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in.args[0]);
-		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in.args[1]);
+		bpf_probe_read_user_str(rec->target, sizeof(rec->target), (void *)in->args[0]);
+		bpf_probe_read_user_str(rec->data, sizeof(rec->data), (void *)in->args[1]);
 	}
 	bpf_ringbuf_submit(rec, 0);
-	return 0;
-}
-
-ENTER(mount, BF_MOUNT)
-SEC("tracepoint/syscalls/sys_exit_mount")
-int exit_mount(struct trace_event_raw_sys_exit *ctx)
-{
-	return emit_mount(ctx, BF_MOUNT);
-}
-
-ENTER(pivot_root, BF_PIVOT_ROOT)
-SEC("tracepoint/syscalls/sys_exit_pivot_root")
-int exit_pivot_root(struct trace_event_raw_sys_exit *ctx)
-{
-	return emit_mount(ctx, BF_PIVOT_ROOT);
 }
 
 /* ---- Socket addresses ---------------------------------------------------------------- */
 
-static __always_inline int emit_sockaddr(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+static __always_inline void emit_sockaddr(long ret, __u32 kind, struct bf_inflight *in)
 {
-	struct bf_inflight in;
-	if (!take(kind, &in))
-		return 0;
 	struct bf_sockaddr *rec = reserve(sizeof(*rec));
 	if (!rec)
-		return 0;
-	fill_header(&rec->h, kind, sizeof(*rec), in.ts_nanos);
-	rec->ret = sys_ret(ctx);
-	rec->fd = in.args[0];
+		return;
+	fill_header(&rec->h, kind, sizeof(*rec), in->ts_nanos);
+	rec->ret = ret;
+	rec->fd = in->args[0];
 	__u32 addr_len = 0;
 	if (kind == BF_ACCEPT || kind == BF_ACCEPT4) {
 		/* The peer address was written by the call; its length through a pointer. */
-		if (in.args[2])
-			bpf_probe_read_user(&addr_len, sizeof(addr_len), (void *)in.args[2]);
+		if (in->args[2])
+			bpf_probe_read_user(&addr_len, sizeof(addr_len), (void *)in->args[2]);
 	} else {
-		addr_len = in.args[2];
+		addr_len = in->args[2];
 	}
 	if (addr_len > BF_SOCKADDR_LEN)
 		addr_len = BF_SOCKADDR_LEN;
 	rec->addr_len = addr_len;
 	__builtin_memset(rec->addr, 0, sizeof(rec->addr));
-	if (in.args[1] && addr_len)
-		bpf_probe_read_user(rec->addr, sizeof(rec->addr), (void *)in.args[1]);
+	if (in->args[1] && addr_len)
+		bpf_probe_read_user(rec->addr, sizeof(rec->addr), (void *)in->args[1]);
 	bpf_ringbuf_submit(rec, 0);
-	return 0;
 }
-
-#define SOCKADDR_SYSCALL(name, kind)                                                      \
-	ENTER(name, kind)                                                                   \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
-	{                                                                                   \
-		return emit_sockaddr(ctx, kind);                                              \
-	}
-
-SOCKADDR_SYSCALL(bind, BF_BIND)
-SOCKADDR_SYSCALL(connect, BF_CONNECT)
-SOCKADDR_SYSCALL(accept, BF_ACCEPT)
-SOCKADDR_SYSCALL(accept4, BF_ACCEPT4)
 
 /* ---- Reads and writes, summed per (process, fd) -------------------------------------- */
 
-static __always_inline int sum_io(struct trace_event_raw_sys_exit *ctx, __u32 kind)
+static __always_inline void sum_io(long ret, __u32 kind, struct bf_inflight *in)
 {
-	struct bf_inflight in;
-	if (!take(kind, &in))
-		return 0;
-	long ret = sys_ret(ctx);
 	if (ret < 0)
-		return 0;
-	struct bf_io_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = in.args[0] };
+		return;
+	struct bf_io_key key = { .tgid = bpf_get_current_pid_tgid() >> 32, .fd = in->args[0] };
 	struct bf_io_value *v = bpf_map_lookup_elem(&BF_FILEIO, &key);
 	if (!v) {
-		struct bf_io_value fresh = { .first_ts_nanos = in.ts_nanos };
+		struct bf_io_value fresh = { .first_ts_nanos = in->ts_nanos };
 		if (bpf_map_update_elem(&BF_FILEIO, &key, &fresh, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&BF_FILEIO, &key)) {
 			count(BF_COUNTER_FILEIO_FULL);
-			return 0;
+			return;
 		}
 		v = bpf_map_lookup_elem(&BF_FILEIO, &key);
 		if (!v)
-			return 0;
+			return;
 	}
-	v->last_ts_nanos = in.ts_nanos;
+	v->last_ts_nanos = in->ts_nanos;
 	if (kind == BF_READ) {
 		__sync_fetch_and_add(&v->reads, 1);
 		__sync_fetch_and_add(&v->bytes_read, ret);
@@ -406,47 +392,47 @@ static __always_inline int sum_io(struct trace_event_raw_sys_exit *ctx, __u32 ki
 		__sync_fetch_and_add(&v->writes, 1);
 		__sync_fetch_and_add(&v->bytes_written, ret);
 	}
-	return 0;
 }
 
-#define IO_SYSCALL(name, kind)                                                            \
-	ENTER(name, kind)                                                                   \
-	SEC("tracepoint/syscalls/sys_exit_" #name)                                          \
-	int exit_##name(struct trace_event_raw_sys_exit *ctx)                               \
-	{                                                                                   \
-		return sum_io(ctx, kind);                                                     \
-	}
-
-IO_SYSCALL(read, BF_READ)
-IO_SYSCALL(pread64, BF_READ)
-IO_SYSCALL(readv, BF_READ)
-IO_SYSCALL(write, BF_WRITE)
-IO_SYSCALL(pwrite64, BF_WRITE)
-IO_SYSCALL(writev, BF_WRITE)
-
-/* close: the summary of the fd, if it was read or written, goes out now. */
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+/* (struct pt_regs *regs, long ret) */
+SEC("raw_tracepoint/sys_exit")
+int on_sys_exit(unsigned long long *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	if (!tgid_tracked(id >> 32))
+	struct pt_regs *regs = (struct pt_regs *)ctx[0];
+	long ret = ctx[1];
+	__u32 kind = syscall_kind(BPF_CORE_READ(regs, orig_ax));
+	if (!kind)
 		return 0;
-	struct bf_io_key key = { .tgid = id >> 32, .fd = BPF_CORE_READ(ctx, args[0]) };
-	struct bf_io_value *v = bpf_map_lookup_elem(&BF_FILEIO, &key);
-	if (!v)
+	struct bf_inflight in;
+	if (!take(kind, &in))
 		return 0;
-	struct bf_file_io *rec = reserve(sizeof(*rec));
-	if (rec) {
-		fill_header(&rec->h, BF_FILE_IO, sizeof(*rec), v->first_ts_nanos);
-		rec->fd = key.fd;
-		rec->reads = v->reads;
-		rec->writes = v->writes;
-		rec->_pad = 0;
-		rec->bytes_read = v->bytes_read;
-		rec->bytes_written = v->bytes_written;
-		bpf_ringbuf_submit(rec, 0);
+	switch (kind) {
+	case BF_READ:
+	case BF_WRITE:
+		sum_io(ret, kind, &in);
+		break;
+	case BF_OPENAT:
+	case BF_OPENAT2:
+	case BF_MKDIR:
+	case BF_MKDIRAT:
+	case BF_CHROOT:
+	case BF_UMOUNT:
+		emit_path(ret, kind, &in);
+		break;
+	case BF_MOUNT:
+	case BF_PIVOT_ROOT:
+		emit_mount(ret, kind, &in);
+		break;
+	case BF_BIND:
+	case BF_CONNECT:
+	case BF_ACCEPT:
+	case BF_ACCEPT4:
+		emit_sockaddr(ret, kind, &in);
+		break;
+	default:
+		emit_args(ret, kind, &in);
+		break;
 	}
-	bpf_map_delete_elem(&BF_FILEIO, &key);
 	return 0;
 }
 

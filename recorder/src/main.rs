@@ -1,1 +1,60 @@
-fn main() {}
+//! `beefine-record`: records the container stack with eBPF and the Docker API into a
+//! session file. See `beefine-record --help`.
+
+mod capture;
+mod cgroups;
+mod cli;
+mod clock;
+mod convert;
+mod docker;
+mod gate;
+mod loader;
+mod ownership;
+mod preflight;
+mod probes;
+mod record;
+mod scope;
+mod session;
+mod stats;
+mod status;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Command::Gate { socket, command }) => {
+            gate::run_gate(&socket, &command).map(|n| match n {})
+        }
+        Some(Command::Probe(p)) => probes_cli(p),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(record::record(cli.record))),
+    };
+    match result {
+        Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
+        Err(e) => {
+            eprintln!("beefine-record: {e:#}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
+
+fn probes_cli(cmd: cli::ProbeCommand) -> anyhow::Result<i32> {
+    match cmd {
+        cli::ProbeCommand::List => {
+            let sections = loader::program_sections(beefine_ebpf::object())?;
+            println!("Built-in probes ({}):", sections.len());
+            for s in sections {
+                println!("  {:<22} {}", s.name, s.section);
+            }
+            Ok(0)
+        }
+        other => anyhow::bail!("{other:?} is not supported by this build yet"),
+    }
+}

@@ -1,0 +1,219 @@
+//! The capture thread: drains the ring buffer, turns records into events, counts losses,
+//! and flushes the I/O summaries of processes that ended without closing their files.
+
+use std::os::fd::AsFd;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::SyncSender;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use aya::Ebpf;
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use beefine_ebpf::abi::{COUNTER_COUNT, Counter, IoKey, IoValue, Record};
+use beefine_ebpf::maps;
+use beefine_schema::{Event, EventData, EventHeader, LossSource, Namespaces, Str};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+
+use crate::clock::boot_nanos;
+use crate::convert::{self, Interner};
+use crate::session::SessionMsg;
+use crate::stats::Stats;
+
+/// Events sent to the session thread in one message.
+const BATCH: usize = 2048;
+
+/// The loaded probes and the maps the capture thread reads.
+pub struct Capture {
+    pub ebpf: Ebpf,
+    links: crate::loader::Links,
+    ring: RingBuf<MapData>,
+    counters: PerCpuArray<MapData, u64>,
+    fileio: HashMap<MapData, [u8; 8], [u8; 40]>,
+}
+
+impl Capture {
+    pub fn new(mut ebpf: Ebpf, links: crate::loader::Links) -> Result<Self> {
+        let ring = RingBuf::try_from(ebpf.take_map(maps::EVENTS).context("ring buffer map")?)?;
+        let counters =
+            PerCpuArray::try_from(ebpf.take_map(maps::COUNTERS).context("counters map")?)?;
+        let fileio = HashMap::try_from(ebpf.take_map(maps::FILEIO).context("file I/O map")?)?;
+        Ok(Self {
+            ebpf,
+            links,
+            ring,
+            counters,
+            fileio,
+        })
+    }
+}
+
+/// Per-CPU counter values seen last, to turn totals into loss records.
+#[derive(Default)]
+struct LossCounter {
+    seen: Vec<Vec<u64>>,
+}
+
+impl LossCounter {
+    /// New losses per (counter, cpu) since the last call.
+    fn poll(&mut self, counters: &PerCpuArray<MapData, u64>) -> Vec<(Counter, u32, u64)> {
+        let mut out = Vec::new();
+        self.seen.resize(COUNTER_COUNT as usize, Vec::new());
+        for (index, counter) in [Counter::RingbufFull, Counter::FileioFull]
+            .into_iter()
+            .enumerate()
+        {
+            let Ok(values) = counters.get(&(index as u32), 0) else {
+                continue;
+            };
+            let seen = &mut self.seen[index];
+            seen.resize(values.len(), 0);
+            for (cpu, (&now, before)) in values.iter().zip(seen.iter_mut()).enumerate() {
+                if now > *before {
+                    out.push((counter, cpu as u32, now - *before));
+                    *before = now;
+                }
+            }
+        }
+        out
+    }
+}
+
+struct Worker {
+    capture: Capture,
+    tx: SyncSender<SessionMsg>,
+    stats: Arc<Stats>,
+    strings: Interner,
+    batch: Vec<Event>,
+    losses: LossCounter,
+}
+
+impl Worker {
+    fn send_batch(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            // A full channel blocks here: the ring buffer then fills and the kernel counts
+            // what it cannot store, so nothing is lost silently.
+            let _ = self.tx.send(SessionMsg::Events(batch));
+        }
+    }
+
+    /// Takes everything in the ring buffer now.
+    fn drain(&mut self) {
+        loop {
+            let Some(item) = self.capture.ring.next() else {
+                break;
+            };
+            match Record::parse(&item) {
+                Ok((kind, rec)) => {
+                    drop(item);
+                    self.batch
+                        .push(convert::to_event(kind, &rec, &mut self.strings));
+                }
+                Err(_) => {
+                    drop(item);
+                    self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            if self.batch.len() >= BATCH {
+                self.send_batch();
+            }
+        }
+        self.send_batch();
+    }
+
+    fn poll_losses(&mut self) {
+        let now = boot_nanos();
+        for (counter, cpu, count) in self.losses.poll(&self.capture.counters) {
+            let source = match counter {
+                Counter::RingbufFull => LossSource::RingBuffer,
+                Counter::FileioFull => LossSource::Recorder,
+            };
+            self.stats.lost.fetch_add(count, Ordering::Relaxed);
+            let _ = self.tx.send(SessionMsg::Loss(beefine_schema::Loss {
+                ts_nanos: now,
+                until_ts_nanos: now,
+                source,
+                cpu,
+                count,
+            }));
+        }
+    }
+
+    /// Emits and removes the I/O summaries of processes that are gone (or all, at the end).
+    fn sweep_file_io(&mut self, everything: bool) {
+        let entries: Vec<([u8; 8], [u8; 40])> =
+            self.capture.fileio.iter().filter_map(Result::ok).collect();
+        for (k, v) in entries {
+            let key: IoKey = bytemuck::pod_read_unaligned(&k);
+            if !everything && std::path::Path::new(&format!("/proc/{}", key.tgid)).exists() {
+                continue;
+            }
+            let value: IoValue = bytemuck::pod_read_unaligned(&v);
+            let _ = self.capture.fileio.remove(&k);
+            self.batch.push(Event {
+                header: EventHeader {
+                    ts_nanos: value.first_ts_nanos,
+                    pid: key.tgid,
+                    tgid: key.tgid,
+                    // Filled in from the process table by the session thread.
+                    comm: Str::from(""),
+                    cgroup_id: 0,
+                    ns: Namespaces::default(),
+                },
+                result: None,
+                data: EventData::FileIo {
+                    path: convert::fd_placeholder(key.fd, &mut self.strings),
+                    bytes_read: value.bytes_read,
+                    bytes_written: value.bytes_written,
+                    reads: value.reads,
+                    writes: value.writes,
+                },
+            });
+        }
+        self.send_batch();
+    }
+}
+
+/// Runs until `stop` is set, then detaches the programs, drains what is left and returns.
+pub fn run(
+    capture: Capture,
+    tx: SyncSender<SessionMsg>,
+    stop: Arc<AtomicBool>,
+    stats: Arc<Stats>,
+) -> Result<Ebpf> {
+    let mut w = Worker {
+        capture,
+        tx,
+        stats,
+        strings: Interner::default(),
+        batch: Vec::with_capacity(BATCH),
+        losses: LossCounter::default(),
+    };
+    let mut last_losses = Instant::now();
+    let mut last_sweep = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        let ready = {
+            let fd = w.capture.ring.as_fd();
+            let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
+            poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0)
+        };
+        if ready > 0 {
+            w.drain();
+        }
+        if last_losses.elapsed() >= Duration::from_millis(250) {
+            w.poll_losses();
+            last_losses = Instant::now();
+        }
+        if last_sweep.elapsed() >= Duration::from_secs(1) {
+            w.sweep_file_io(false);
+            last_sweep = Instant::now();
+        }
+    }
+    // Stop the sources first, then take everything they wrote.
+    std::mem::take(&mut w.capture.links).detach();
+    w.drain();
+    w.sweep_file_io(true);
+    w.poll_losses();
+    Ok(w.capture.ebpf)
+}

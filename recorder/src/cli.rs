@@ -1,0 +1,203 @@
+//! Command-line interface of `beefine-record`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  # Record a pull, from the docker CLI to the layers on disk
+  sudo beefine-record --session pull-nginx -- docker pull localhost:5000/nginx:1
+
+  # Let the recorder pull, run, fetch a page and clean up by itself
+  sudo beefine-record --session web --pull localhost:5000/nginx:1 \\
+      --run localhost:5000/nginx:1 --publish 127.0.0.1:18080:80 --fetch http://127.0.0.1:18080/
+
+  # Record the container stack for 30 s while you work in another terminal
+  sudo beefine-record --session everything --duration 30s
+
+  # Record any command, container or not, with your own probe beside the built-in ones
+  sudo beefine-record --session mine --probe ./myprobe.bpf.o -- make test
+
+  # Then open the session (no root needed)
+  beefine-view web.beefine";
+
+/// Records what the kernel and the Docker daemon do for containers into a session file.
+#[derive(Debug, Parser)]
+#[command(name = "beefine-record", version, about, after_help = EXAMPLES)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub record: RecordArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write, build and inspect eBPF probes of your own.
+    #[command(subcommand)]
+    Probe(ProbeCommand),
+    /// (internal) Waits until the recorder tracks this process, then runs the command.
+    #[command(name = "__gate", hide = true)]
+    Gate {
+        socket: PathBuf,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProbeCommand {
+    /// Write a ready-to-build probe skeleton NAME.bpf.c (with a README).
+    New {
+        name: String,
+        /// Directory to write into.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Compile a probe with clang into NAME.bpf.o.
+    Build { source: PathBuf },
+    /// List the BPF helper functions this kernel accepts for a program type.
+    Helpers {
+        /// Program type: tracepoint, raw_tracepoint, xdp, perf_event, socket_filter, …
+        #[arg(long = "type", default_value = "tracepoint")]
+        prog_type: String,
+    },
+    /// List the built-in probes and where they attach.
+    List,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// Name of the session; the file is DIR/NAME.beefine.
+    #[arg(long, value_name = "NAME", required = true)]
+    pub session: Option<String>,
+    /// Directory for the session file.
+    #[arg(long, value_name = "DIR", default_value = ".")]
+    pub out: PathBuf,
+    /// Overwrite an existing session file.
+    #[arg(long)]
+    pub force: bool,
+    /// Record every process on the machine, not only the container stack.
+    #[arg(long)]
+    pub all: bool,
+    /// Interface for XDP packet summaries (repeatable). Default: lo and docker0.
+    #[arg(long = "iface", value_name = "IF")]
+    pub ifaces: Vec<String>,
+    /// Record no packets.
+    #[arg(long, conflicts_with = "ifaces")]
+    pub no_packets: bool,
+    /// Stop after this long (e.g. 30s, 2m).
+    #[arg(long, value_parser = parse_duration, value_name = "D")]
+    pub duration: Option<Duration>,
+    /// Keep recording this long after the command exits.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
+    pub grace: Duration,
+    /// Interval of container resource samples.
+    #[arg(long, value_parser = parse_duration, default_value = "250ms", value_name = "D")]
+    pub sample_interval: Duration,
+    /// Pull this image through the Docker API while recording.
+    #[arg(long, value_name = "IMAGE")]
+    pub pull: Option<String>,
+    /// Create and start a container of this image while recording (the command after -- is
+    /// its command).
+    #[arg(long, value_name = "IMAGE")]
+    pub run: Option<String>,
+    /// Publish a port of the --run container: [IP:]HOST:CONTAINER (repeatable).
+    #[arg(long, value_name = "SPEC", requires = "run")]
+    pub publish: Vec<String>,
+    /// After the --run container started, fetch this loopback URL, then stop the container.
+    #[arg(long, value_name = "URL", requires = "run")]
+    pub fetch: Option<String>,
+    /// Keep the containers, networks and images the recorder created.
+    #[arg(long)]
+    pub keep: bool,
+    /// Load this eBPF object beside the built-in probes (repeatable).
+    #[arg(long = "probe", value_name = "PATH.bpf.o")]
+    pub probes: Vec<PathBuf>,
+    /// Size of the kernel ring buffer, MiB (a power of two).
+    #[arg(long, default_value_t = 64, value_name = "MIB")]
+    pub ring_mib: u32,
+    /// No status line.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// The command to run and record (recording ends when it exits).
+    #[arg(last = true, value_name = "CMD")]
+    pub command: Vec<String>,
+}
+
+/// `250ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration like 30s or 250ms"))?;
+    let secs = match unit {
+        "" | "s" => value,
+        "ms" => value / 1000.0,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => {
+            return Err(format!(
+                "unknown unit {unit:?} in {s:?} (use ms, s, m or h)"
+            ));
+        }
+    };
+    if !secs.is_finite() || secs < 0.0 {
+        return Err(format!("{s:?} is not a positive duration"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2"), Ok(Duration::from_secs(2)));
+        assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("3m"), Ok(Duration::from_secs(180)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("5parsecs").is_err());
+    }
+
+    #[test]
+    fn command_after_double_dash() {
+        let cli = Cli::try_parse_from([
+            "beefine-record",
+            "--session",
+            "s",
+            "--",
+            "docker",
+            "run",
+            "-it",
+            "x",
+        ])
+        .unwrap();
+        assert_eq!(cli.record.command, ["docker", "run", "-it", "x"]);
+        assert_eq!(cli.record.session.as_deref(), Some("s"));
+        let probe = Cli::try_parse_from(["beefine-record", "probe", "list"]).unwrap();
+        assert!(matches!(
+            probe.command,
+            Some(Command::Probe(ProbeCommand::List))
+        ));
+        assert!(
+            Cli::try_parse_from(["beefine-record"]).is_err(),
+            "--session is required"
+        );
+    }
+}

@@ -1,0 +1,171 @@
+//! What the recorder follows: the container stack found in /proc at start (extended on
+//! fork in the kernel), and which part of the stack a process is.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+use beefine_schema::Component;
+
+/// The part of the stack a program is, by its comm or executable name.
+pub fn classify(name: &str) -> Option<Component> {
+    let base = name.rsplit('/').next().unwrap_or(name);
+    Some(match base {
+        "dockerd" => Component::Dockerd,
+        "containerd" => Component::Containerd,
+        "docker-proxy" => Component::DockerProxy,
+        "docker-init" => Component::ContainerInit,
+        _ if base.starts_with("containerd-shim") => Component::Shim,
+        // runc re-execs itself as runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT].
+        _ if base == "runc" || base.starts_with("runc:[") => Component::Runc,
+        _ => return None,
+    })
+}
+
+/// A process as read from /proc.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub comm: String,
+    pub exe: Option<String>,
+    pub argv: Vec<String>,
+    /// Start time, clock ticks after boot.
+    pub start_ticks: u64,
+    /// Lines of /proc/PID/cgroup.
+    pub cgroup: String,
+}
+
+/// Reads one process; `None` if it went away.
+pub fn read_proc(root: &Path, pid: u32) -> Option<ProcInfo> {
+    let dir = root.join(pid.to_string());
+    let stat = std::fs::read_to_string(dir.join("stat")).ok()?;
+    // comm is in parentheses and may contain spaces and parentheses itself.
+    let open = stat.find('(')?;
+    let close = stat.rfind(')')?;
+    let comm = stat[open + 1..close].to_owned();
+    let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+    let ppid = fields.get(1)?.parse().ok()?;
+    let start_ticks = fields.get(19)?.parse().ok()?;
+    let argv = std::fs::read(dir.join("cmdline"))
+        .map(|b| {
+            b.split(|&c| c == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let exe = std::fs::read_link(dir.join("exe"))
+        .ok()
+        .map(|p| p.display().to_string());
+    let cgroup = std::fs::read_to_string(dir.join("cgroup")).unwrap_or_default();
+    Some(ProcInfo {
+        pid,
+        ppid,
+        comm,
+        exe,
+        argv,
+        start_ticks,
+        cgroup,
+    })
+}
+
+/// Every process in /proc.
+pub fn list_procs(root: &Path) -> Vec<ProcInfo> {
+    let Ok(dir) = std::fs::read_dir(root) else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| read_proc(root, pid))
+        .collect()
+}
+
+/// Whether a /proc/PID/cgroup text places the process in a container.
+pub fn in_container_cgroup(cgroup: &str) -> bool {
+    cgroup.lines().any(|l| {
+        let path = l.splitn(3, ':').nth(2).unwrap_or("");
+        path.contains("/docker/") || path.contains("/docker-") || path.contains("/libpod-")
+    })
+}
+
+/// The processes to follow at start: the stack (by name), everything in a container cgroup,
+/// and all their descendants. `exclude` (the recorder) is never included.
+pub fn seed(procs: &[ProcInfo], exclude: u32) -> HashSet<u32> {
+    let mut tracked: HashSet<u32> = procs
+        .iter()
+        .filter(|p| p.pid != exclude)
+        .filter(|p| {
+            let name = p.exe.as_deref().unwrap_or(&p.comm);
+            classify(&p.comm).is_some()
+                || classify(name).is_some()
+                || in_container_cgroup(&p.cgroup)
+        })
+        .map(|p| p.pid)
+        .collect();
+    let children: HashMap<u32, Vec<u32>> = procs.iter().fold(HashMap::new(), |mut m, p| {
+        m.entry(p.ppid).or_default().push(p.pid);
+        m
+    });
+    let mut stack: Vec<u32> = tracked.iter().copied().collect();
+    while let Some(pid) = stack.pop() {
+        for &child in children.get(&pid).into_iter().flatten() {
+            if child != exclude && tracked.insert(child) {
+                stack.push(child);
+            }
+        }
+    }
+    tracked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: u32, ppid: u32, comm: &str, cgroup: &str) -> ProcInfo {
+        ProcInfo {
+            pid,
+            ppid,
+            comm: comm.into(),
+            exe: None,
+            argv: vec![],
+            start_ticks: 0,
+            cgroup: cgroup.into(),
+        }
+    }
+
+    #[test]
+    fn classifies_the_stack() {
+        assert_eq!(classify("/usr/sbin/dockerd"), Some(Component::Dockerd));
+        assert_eq!(classify("containerd-shim-runc-v2"), Some(Component::Shim));
+        assert_eq!(classify("runc:[2:INIT]"), Some(Component::Runc));
+        assert_eq!(classify("docker-init"), Some(Component::ContainerInit));
+        assert_eq!(classify("bash"), None);
+    }
+
+    #[test]
+    fn seeds_stack_containers_and_descendants() {
+        let procs = vec![
+            p(1, 0, "init", "0::/\n"),
+            p(10, 1, "dockerd", "0::/\n"),
+            p(11, 10, "docker-proxy", "0::/\n"),
+            p(20, 1, "containerd", "0::/\n"),
+            p(30, 1, "containerd-shim", "0::/\n"),
+            p(31, 30, "nginx", "0::/docker/abc\n"),
+            p(32, 31, "nginx", "0::/docker/abc\n"),
+            p(40, 1, "bash", "0::/\n"),
+            p(41, 40, "sleep", "4:memory:/docker/def\n"),
+            p(99, 10, "beefine-record", "0::/\n"),
+        ];
+        let s = seed(&procs, 99);
+        let mut v: Vec<u32> = s.into_iter().collect();
+        v.sort_unstable();
+        assert_eq!(v, [10, 11, 20, 30, 31, 32, 41]);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = read_proc(Path::new("/proc"), std::process::id()).unwrap();
+        assert_eq!(me.pid, std::process::id());
+        assert!(!me.argv.is_empty());
+        assert!(me.start_ticks > 0);
+    }
+}

@@ -1,0 +1,441 @@
+//! The session thread: owns the writer, completes events with what the kernel cannot know
+//! (file paths of I/O summaries, containers of cgroups), and keeps the process table.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use beefine_schema::{
+    Component, Container, DaemonSample, DockerEvent, Event, EventData, Image, Kind, Layer, Loss,
+    Namespaces, Probe, Process, Sample, SessionWriter, Str, WriteSummary,
+};
+use rustc_hash::FxHashMap;
+
+use crate::cgroups;
+use crate::scope::{self, ProcInfo};
+use crate::stats::Stats;
+
+/// What the other threads send to the session thread.
+#[derive(Debug)]
+#[expect(dead_code, reason = "the Docker side sends the entity variants")]
+pub enum SessionMsg {
+    Events(Vec<Event>),
+    Loss(Loss),
+    /// Processes found in /proc at start, with the ones in scope.
+    Seed {
+        procs: Vec<ProcInfo>,
+        boot_ticks_per_sec: u64,
+    },
+    /// The command run after `--` (its descendants are the traced command too).
+    Command {
+        pid: u32,
+    },
+    /// cgroup v2 ids found at start, with their paths.
+    Cgroups(Vec<(u64, String)>),
+    Container(Box<Container>),
+    Image(Box<Image>),
+    Layer(Box<Layer>),
+    DockerEvent(Box<DockerEvent>),
+    Sample(Box<Sample>),
+    DaemonSample(DaemonSample),
+    Probe(Box<Probe>),
+    /// Write everything and finish at this boot-clock time.
+    Finish {
+        end_ts_nanos: u64,
+    },
+}
+
+struct ProcEntry {
+    row: Process,
+    dirty: bool,
+}
+
+/// The session file being written, and what the events it receives are completed with.
+pub struct SessionBuilder {
+    writer: SessionWriter,
+    stats: Arc<Stats>,
+    procs: FxHashMap<u32, ProcEntry>,
+    /// Rows of ended processes not written yet.
+    ended: Vec<Process>,
+    /// Recently ended processes, for events that arrive after their exit (swept I/O).
+    exited: FxHashMap<u32, Process>,
+    fd_paths: FxHashMap<(u32, i32), Str>,
+    cgroup_paths: FxHashMap<u64, String>,
+    containers: BTreeMap<String, Container>,
+    containers_dirty: bool,
+    cgroup_root: Option<PathBuf>,
+}
+
+impl SessionBuilder {
+    pub fn new(writer: SessionWriter, stats: Arc<Stats>) -> Self {
+        Self {
+            writer,
+            stats,
+            procs: FxHashMap::default(),
+            ended: Vec::new(),
+            exited: FxHashMap::default(),
+            fd_paths: FxHashMap::default(),
+            cgroup_paths: FxHashMap::default(),
+            containers: BTreeMap::new(),
+            containers_dirty: false,
+            cgroup_root: cgroups::v2_mount(),
+        }
+    }
+
+    /// Handles messages until `Finish` (or until every sender is gone).
+    pub fn run(mut self, rx: Receiver<SessionMsg>) -> Result<WriteSummary> {
+        let mut end = None;
+        let mut last_flush = Instant::now();
+        loop {
+            match rx.recv_timeout(Duration::from_millis(100)) {
+                Ok(SessionMsg::Finish { end_ts_nanos }) => {
+                    end = Some(end_ts_nanos);
+                    break;
+                }
+                Ok(msg) => self.handle(msg)?,
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            if last_flush.elapsed() >= Duration::from_millis(200) && self.writer_due() {
+                self.flush_rows()?;
+                last_flush = Instant::now();
+            }
+            self.writer
+                .tick()
+                .context("committing to the session file")?;
+        }
+        // Messages sent before Finish are all in already (one channel, in order).
+        self.flush_rows()?;
+        for p in self.procs.values_mut() {
+            p.dirty = true;
+        }
+        self.flush_rows()?;
+        self.writer
+            .finish(end)
+            .context("finishing the session file")
+    }
+
+    fn writer_due(&self) -> bool {
+        !self.ended.is_empty() || self.containers_dirty || self.procs.values().any(|p| p.dirty)
+    }
+
+    fn handle(&mut self, msg: SessionMsg) -> Result<()> {
+        match msg {
+            SessionMsg::Events(events) => {
+                let n = events.len() as u64;
+                for e in events {
+                    self.event(e)?;
+                }
+                self.stats.events.fetch_add(n, Ordering::Relaxed);
+            }
+            SessionMsg::Loss(l) => self.writer.loss(&l)?,
+            SessionMsg::Seed {
+                procs,
+                boot_ticks_per_sec,
+            } => {
+                for p in procs {
+                    let start = p.start_ticks * 1_000_000_000 / boot_ticks_per_sec.max(1);
+                    let row = self.row_from_proc(&p, start);
+                    self.procs.insert(p.pid, ProcEntry { row, dirty: true });
+                }
+            }
+            SessionMsg::Command { pid } => {
+                let entry = self.entry(pid, 0);
+                entry.row.component = Component::Command;
+                entry.dirty = true;
+            }
+            SessionMsg::Cgroups(list) => {
+                for (id, path) in list {
+                    self.learn_cgroup(id, path);
+                }
+            }
+            SessionMsg::Container(c) => self.merge_container(*c),
+            SessionMsg::Image(i) => self.writer.upsert_image(&i)?,
+            SessionMsg::Layer(l) => self.writer.upsert_layer(&l)?,
+            SessionMsg::DockerEvent(e) => self.writer.docker_event(&e)?,
+            SessionMsg::Sample(s) => self.writer.resource_sample(&s)?,
+            SessionMsg::DaemonSample(d) => self.writer.daemon_sample(&d)?,
+            SessionMsg::Probe(p) => self.writer.upsert_probe(&p)?,
+            SessionMsg::Finish { .. } => {}
+        }
+        Ok(())
+    }
+
+    fn learn_cgroup(&mut self, id: u64, path: String) {
+        if let Some(cid) = cgroups::container_id(&path) {
+            let cid = cid.to_owned();
+            let c = self
+                .containers
+                .entry(cid.clone())
+                .or_insert_with(|| Container {
+                    container_id: cid,
+                    inspect_json: "{}".into(),
+                    ..Container::default()
+                });
+            if c.cgroup_id.is_none() {
+                c.cgroup_id = Some(id);
+                c.cgroup_path = Some(path.clone());
+                self.containers_dirty = true;
+            }
+        }
+        self.cgroup_paths.insert(id, path);
+    }
+
+    /// Merges what the daemon says about a container with what the cgroups said.
+    fn merge_container(&mut self, mut c: Container) {
+        if let Some(old) = self.containers.get(&c.container_id) {
+            c.cgroup_id = c.cgroup_id.or(old.cgroup_id);
+            c.cgroup_path = c.cgroup_path.clone().or_else(|| old.cgroup_path.clone());
+            c.created_ts_nanos = c.created_ts_nanos.or(old.created_ts_nanos);
+            c.started_ts_nanos = c.started_ts_nanos.or(old.started_ts_nanos);
+            c.died_ts_nanos = c.died_ts_nanos.or(old.died_ts_nanos);
+            c.destroyed_ts_nanos = c.destroyed_ts_nanos.or(old.destroyed_ts_nanos);
+            if c.namespaces.is_empty() {
+                c.namespaces = old.namespaces.clone();
+            }
+            if c.init_pid.is_none() {
+                c.init_pid = old.init_pid;
+            }
+        }
+        if let Some(id) = c.cgroup_id {
+            self.cgroup_paths
+                .entry(id)
+                .or_insert_with(|| c.cgroup_path.clone().unwrap_or_default());
+        }
+        self.containers.insert(c.container_id.clone(), c);
+        self.containers_dirty = true;
+    }
+
+    /// The container a cgroup id belongs to, looking the id up in the hierarchy if unknown.
+    fn container_of(&mut self, cgroup_id: u64) -> Option<String> {
+        if cgroup_id <= 1 {
+            return None;
+        }
+        if !self.cgroup_paths.contains_key(&cgroup_id) {
+            // A cgroup made before recording or missed: find it once.
+            let found = self
+                .cgroup_root
+                .as_deref()
+                .map(cgroups::walk)
+                .unwrap_or_default();
+            for (id, path) in found {
+                if !self.cgroup_paths.contains_key(&id) {
+                    self.learn_cgroup(id, path);
+                }
+            }
+            self.cgroup_paths.entry(cgroup_id).or_default();
+        }
+        let path = self.cgroup_paths.get(&cgroup_id)?;
+        cgroups::container_id(path).map(str::to_owned)
+    }
+
+    fn row_from_proc(&mut self, p: &ProcInfo, start_ts_nanos: u64) -> Process {
+        let component = scope::classify(&p.comm)
+            .or_else(|| p.exe.as_deref().and_then(scope::classify))
+            .unwrap_or(if scope::in_container_cgroup(&p.cgroup) {
+                Component::Workload
+            } else {
+                Component::Other
+            });
+        Process {
+            pid: p.pid,
+            ppid: p.ppid,
+            comm: p.comm.clone(),
+            exe: p.exe.clone(),
+            argv: p.argv.clone(),
+            start_ts_nanos,
+            exit_ts_nanos: None,
+            exit_code: None,
+            container_id: None,
+            component,
+            cgroup_id: 0,
+            ns: Namespaces::default(),
+        }
+    }
+
+    /// The process table entry of `tgid`, created from /proc when first seen.
+    fn entry(&mut self, tgid: u32, ts_nanos: u64) -> &mut ProcEntry {
+        if !self.procs.contains_key(&tgid) {
+            let row = match scope::read_proc(std::path::Path::new("/proc"), tgid) {
+                Some(p) => self.row_from_proc(&p, ts_nanos),
+                None => Process {
+                    pid: tgid,
+                    ppid: 0,
+                    comm: String::new(),
+                    exe: None,
+                    argv: Vec::new(),
+                    start_ts_nanos: ts_nanos,
+                    exit_ts_nanos: None,
+                    exit_code: None,
+                    container_id: None,
+                    component: Component::Other,
+                    cgroup_id: 0,
+                    ns: Namespaces::default(),
+                },
+            };
+            self.procs.insert(tgid, ProcEntry { row, dirty: true });
+        }
+        self.procs.get_mut(&tgid).expect("inserted above")
+    }
+
+    fn event(&mut self, mut e: Event) -> Result<()> {
+        let tgid = e.header.tgid;
+        match &mut e.data {
+            EventData::CgroupMkdir {
+                path,
+                cgroup_id,
+                hierarchy_id: 0,
+            }
+            | EventData::CgroupAttach {
+                path,
+                cgroup_id,
+                hierarchy_id: 0,
+                ..
+            } if !self.cgroup_paths.contains_key(cgroup_id) => {
+                self.learn_cgroup(*cgroup_id, path.to_string());
+            }
+            EventData::Openat(a) | EventData::Openat2(a) => {
+                if let Some(fd) = e.result.filter(|r| *r >= 0) {
+                    self.fd_paths.insert((tgid, fd as i32), a.path.clone());
+                }
+            }
+            EventData::FileIo { path, .. } => {
+                if let Some(fd) = path.strip_prefix("fd ").and_then(|f| f.parse::<i32>().ok())
+                    && let Some(known) = self.fd_paths.remove(&(tgid, fd))
+                {
+                    *path = known;
+                }
+                if e.header.comm.is_empty() {
+                    // Swept from the kernel's table after the process ended.
+                    let known = self
+                        .procs
+                        .get(&tgid)
+                        .map(|p| &p.row)
+                        .or(self.exited.get(&tgid));
+                    if let Some(p) = known {
+                        e.header.comm = p.comm.as_str().into();
+                        e.header.cgroup_id = p.cgroup_id;
+                        e.header.ns = p.ns;
+                    }
+                }
+            }
+            _ => {}
+        }
+        if tgid != 0 && e.kind() != Kind::TcpState {
+            self.observe_process(&e);
+        }
+        self.writer.push(e).context("writing an event")?;
+        Ok(())
+    }
+
+    /// Keeps the process table up to date with an event of that process.
+    fn observe_process(&mut self, e: &Event) {
+        let h = &e.header;
+        if !self.procs.contains_key(&h.tgid) && self.exited.contains_key(&h.tgid) {
+            // After its exit (a swept summary): the row is final.
+            if !matches!(e.data, EventData::Fork { .. } | EventData::Exec { .. }) {
+                return;
+            }
+        }
+        let container = self.container_of(h.cgroup_id);
+        match &e.data {
+            EventData::Fork {
+                child_tgid,
+                parent_tgid,
+                ..
+            } if child_tgid != parent_tgid => {
+                let parent = self.entry(*parent_tgid, h.ts_nanos).row.clone();
+                // A reused pid: the old process ended; its row was written then.
+                if let Some(old) = self.procs.remove(child_tgid)
+                    && old.row.exit_ts_nanos.is_none()
+                {
+                    self.ended.push(old.row);
+                }
+                let row = Process {
+                    pid: *child_tgid,
+                    ppid: *parent_tgid,
+                    start_ts_nanos: h.ts_nanos,
+                    exit_ts_nanos: None,
+                    exit_code: None,
+                    container_id: container.clone(),
+                    cgroup_id: h.cgroup_id,
+                    ns: h.ns,
+                    ..parent
+                };
+                self.procs
+                    .insert(*child_tgid, ProcEntry { row, dirty: true });
+            }
+            EventData::Exec { filename, argv } => {
+                let in_container = container.is_some();
+                let entry = self.entry(h.tgid, h.ts_nanos);
+                let row = &mut entry.row;
+                let previous = row.component;
+                row.comm = h.comm.to_string();
+                row.exe = Some(filename.to_string());
+                row.argv = argv.iter().map(|a| a.to_string()).collect();
+                row.component = scope::classify(&h.comm)
+                    .or_else(|| scope::classify(filename))
+                    .unwrap_or(match previous {
+                        // runc's init becoming the entrypoint: the container's first process.
+                        Component::Runc if in_container => Component::ContainerInit,
+                        Component::ContainerInit | Component::Workload => Component::Workload,
+                        _ if in_container => Component::Workload,
+                        other => other,
+                    });
+                entry.dirty = true;
+            }
+            EventData::Exit { code } => {
+                let entry = self.entry(h.tgid, h.ts_nanos);
+                entry.row.exit_ts_nanos = Some(h.ts_nanos);
+                entry.row.exit_code = Some(*code);
+                if let Some(p) = self.procs.remove(&h.tgid) {
+                    if self.exited.len() >= 1 << 16 {
+                        self.exited.clear();
+                    }
+                    self.exited.insert(h.tgid, p.row.clone());
+                    self.ended.push(p.row);
+                }
+                self.fd_paths.retain(|(t, _), _| *t != h.tgid);
+                return;
+            }
+            _ => {}
+        }
+        let entry = self.entry(h.tgid, h.ts_nanos);
+        let row = &mut entry.row;
+        if row.cgroup_id != h.cgroup_id || row.ns != h.ns || row.container_id != container {
+            row.cgroup_id = h.cgroup_id;
+            row.ns = h.ns;
+            if container.is_some() {
+                row.container_id = container;
+            }
+            if row.comm.is_empty() {
+                row.comm = h.comm.to_string();
+            }
+            entry.dirty = true;
+        }
+    }
+
+    fn flush_rows(&mut self) -> Result<()> {
+        for row in self.ended.drain(..) {
+            self.writer.upsert_process(&row)?;
+        }
+        for p in self.procs.values_mut().filter(|p| p.dirty) {
+            self.writer.upsert_process(&p.row)?;
+            p.dirty = false;
+        }
+        if self.containers_dirty {
+            for c in self.containers.values() {
+                self.writer.upsert_container(c)?;
+            }
+            self.stats
+                .containers
+                .store(self.containers.len() as u64, Ordering::Relaxed);
+            self.containers_dirty = false;
+        }
+        Ok(())
+    }
+}
