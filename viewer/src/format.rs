@@ -107,6 +107,34 @@ pub fn short_id(id: &str) -> &str {
     &id[..id.len().min(12)]
 }
 
+/// Long hexadecimal ids (overlay layer directories, container ids) cut to their first 12
+/// characters, as Docker shows them: `/var/lib/docker/overlay2/4f1c2a9e0b7d…/diff`.
+pub fn shorten_ids(s: &str) -> String {
+    const LONG: usize = 24;
+    let bytes = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let run = bytes[i..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            .count();
+        if run >= LONG {
+            out.push_str(&s[i..i + 12]);
+            out.push('…');
+            i += run;
+        } else if run > 0 {
+            out.push_str(&s[i..i + run]);
+            i += run;
+        } else {
+            let ch_len = s[i..].chars().next().map_or(1, char::len_utf8);
+            out.push_str(&s[i..i + ch_len]);
+            i += ch_len;
+        }
+    }
+    out
+}
+
 /// A string cut to `max` characters with an ellipsis.
 pub fn ellipsize(s: &str, max: usize) -> String {
     if s.chars().count() <= max {
@@ -154,5 +182,11 @@ mod tests {
         assert_eq!(short_id("abc"), "abc");
         assert_eq!(ellipsize("abcdef", 4), "abc…");
         assert_eq!(ellipsize("abc", 4), "abc");
+        let id = "4f1c2a9e0b7d".repeat(5) + "abcd";
+        assert_eq!(
+            shorten_ids(&format!("/var/lib/docker/overlay2/{id}/diff/é")),
+            "/var/lib/docker/overlay2/4f1c2a9e0b7d…/diff/é"
+        );
+        assert_eq!(shorten_ids("pid 1234 fd 5"), "pid 1234 fd 5");
     }
 }

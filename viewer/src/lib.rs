@@ -5,6 +5,7 @@
 //!   free of egui and unit-tested;
 //! - [`ui`] draws panels that return commands, which [`app`] applies after each frame.
 
+pub mod app;
 pub mod cli;
 pub mod containers;
 pub mod export;
@@ -12,3 +13,4 @@ pub mod format;
 pub mod info;
 pub mod state;
 pub mod testdata;
+pub mod ui;

@@ -3,6 +3,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use beefine_schema::Session;
+use beefine_viewer::app::{ScreenshotOutcome, StartOptions, ViewerApp};
 use beefine_viewer::cli::{Cli, Command, ExportFormat};
 use beefine_viewer::{export, info};
 use clap::Parser;
@@ -73,8 +74,63 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::from(DAMAGED))
             }
         }
-        None => {
-            anyhow::bail!("the viewer window is not built yet; use `info` or `export`")
+        None => run_window(cli),
+    }
+}
+
+/// Opens the window; with `--screenshot`, saves a picture of it and exits.
+fn run_window(cli: Cli) -> anyhow::Result<ExitCode> {
+    let result = ScreenshotOutcome::default();
+    let screenshot = cli.screenshot.clone();
+    let (w, h) = cli.size;
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("beefine-view")
+        .with_app_id("beefine-view")
+        .with_inner_size([w, h])
+        .with_min_inner_size([640.0, 400.0])
+        .with_drag_and_drop(true);
+    if screenshot.is_some() {
+        // The picture has exactly the size asked for.
+        viewport = viewport.with_resizable(false);
+    }
+    let mut options = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Glow,
+        ..eframe::NativeOptions::default()
+    };
+    if screenshot.is_some() {
+        // Screenshots do not read or write the remembered layout.
+        options.persist_window = false;
+        options.persistence_path = Some(std::env::temp_dir().join(format!(
+            "beefine-view-screenshot-{}.ron",
+            std::process::id()
+        )));
+    }
+    let start = StartOptions {
+        path: cli.file,
+        fresh: screenshot.is_some(),
+        screenshot: screenshot.clone(),
+        screenshot_result: Some(result.clone()),
+        blocking: false,
+    };
+    eframe::run_native(
+        "beefine-view",
+        options,
+        Box::new(move |cc| Ok(Box::new(ViewerApp::new(cc, start)))),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "cannot open a window: {e}. Without a display, `info` and `export` work; a \
+             screenshot works under Xvfb (xvfb-run -a -s '-screen 0 1600x900x24' …)"
+        )
+    })?;
+    if let Some(out) = screenshot {
+        let outcome = result.lock().ok().and_then(|r| r.clone());
+        match outcome {
+            Some(Ok(())) => eprintln!("beefine-view: saved {}", out.display()),
+            Some(Err(e)) => anyhow::bail!(e),
+            None => anyhow::bail!("the window closed before the screenshot was taken"),
         }
     }
+    Ok(ExitCode::SUCCESS)
 }

@@ -34,14 +34,16 @@ pub const HOST_NS: Namespaces = Namespaces {
 };
 pub const IMAGE_ID: &str =
     "sha256:ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12";
+const LAYER_HEX: &str = "5e1f0a9c7b3d2e485e1f0a9c7b3d2e485e1f0a9c7b3d2e485e1f0a9c7b3d2e48";
+
 /// Overlay directory of layer `i` of the sample image.
 pub fn layer_dir(i: u32) -> String {
-    format!(
-        "/var/lib/docker/overlay2/layer{i}aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/diff"
-    )
+    // 64 hexadecimal digits, like the directories Docker makes.
+    format!("/var/lib/docker/overlay2/{i}{}/diff", &LAYER_HEX[1..])
 }
-pub const UPPER_DIR: &str = "/var/lib/docker/overlay2/c0ffeeupper/diff";
-pub const MERGED_DIR: &str = "/var/lib/docker/overlay2/c0ffeeupper/merged";
+pub const UPPER_DIR: &str = "/var/lib/docker/overlay2/9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081/diff";
+pub const MERGED_DIR: &str = "/var/lib/docker/overlay2/9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081/merged";
+const WORK_DIR: &str = "/var/lib/docker/overlay2/9a8b7c6d5e4f30211a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7081/work";
 
 fn ms(n: u64) -> u64 {
     START_NANOS + n * 1_000_000
@@ -177,7 +179,7 @@ fn web_container() -> Container {
         ],
         lower_dirs: (0..3).rev().map(layer_dir).collect(),
         upper_dir: Some(UPPER_DIR.into()),
-        work_dir: Some("/var/lib/docker/overlay2/c0ffeeupper/work".into()),
+        work_dir: Some(WORK_DIR.into()),
         merged_dir: Some(MERGED_DIR.into()),
         inspect_json: "{}".into(),
     }
@@ -415,9 +417,7 @@ pub fn sample_events() -> Vec<Event> {
         },
     ));
     let lower = (0..3).rev().map(layer_dir).collect::<Vec<_>>().join(":");
-    let overlay_data = format!(
-        "lowerdir={lower},upperdir={UPPER_DIR},workdir=/var/lib/docker/overlay2/c0ffeeupper/work"
-    );
+    let overlay_data = format!("lowerdir={lower},upperdir={UPPER_DIR},workdir={WORK_DIR}");
     v.push(ev(
         ms(355),
         &RUNC_INIT,

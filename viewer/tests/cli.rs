@@ -133,7 +133,7 @@ fn export_writes_every_event_in_time_order_with_decoded_fields() {
     assert_eq!(proc_mount["source"], "proc");
     assert_eq!(
         proc_mount["target"],
-        "/var/lib/docker/overlay2/c0ffeeupper/merged/proc"
+        format!("{}/proc", testdata::MERGED_DIR)
     );
     assert_eq!(proc_mount["flags"], 14);
     assert_eq!(

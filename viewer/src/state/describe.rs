@@ -242,7 +242,7 @@ pub fn summary(l: &LoadedSession, idx: EventIdx) -> String {
             decode::tcp_state_name(t.new_state)
         ),
         EventData::Packet(p) => {
-            let payload = decode::payload_text(&p.payload);
+            let payload = payload_text(&p.payload);
             let mut line = format!(
                 "{} {} → {}  {}",
                 decode::ip_protocol_name(p.protocol),
@@ -631,7 +631,7 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
             f.push(field("length", format::bytes(u64::from(p.len))));
             f.push(field("interface", format!("ifindex {}", p.ifindex)));
             if !p.payload.is_empty() {
-                f.push(field("payload", decode::payload_text(&p.payload)));
+                f.push(field("payload", payload_text(&p.payload)));
                 f.push(field("payload hex", hex_dump(&p.payload)));
             }
         }
@@ -699,6 +699,11 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         }
     }
     f
+}
+
+/// Packet payload as text, line ends shown as ↵.
+fn payload_text(bytes: &[u8]) -> String {
+    decode::payload_text(bytes).replace('⏎', "↵")
 }
 
 fn dirfd_text(dirfd: i32) -> String {

@@ -43,6 +43,16 @@ pub enum Command {
         factor: f64,
         anchor: f64,
     },
+    /// Zooms around the cursor when it is visible, else around the middle.
+    ZoomAtCursor(f64),
+    /// Selects the first or the last shown event.
+    SelectEdge {
+        last: bool,
+    },
+    /// The next playback speed up or down.
+    StepSpeed {
+        faster: bool,
+    },
     /// Pans by a fraction of the visible range.
     Pan(f64),
     SetView(u64, u64),
@@ -88,7 +98,11 @@ impl Viewer {
             scroll_to_selection: true,
             help_open: false,
         };
-        v.select_at_cursor();
+        // Start on the first event, so the details have something to explain.
+        if let Some(&first) = v.filtered.rows.first() {
+            v.selected = Some(first);
+            v.time.set_cursor(v.session.store.ts_of(first));
+        }
         v
     }
 
@@ -110,6 +124,23 @@ impl Viewer {
                 }
             }
             Command::Zoom { factor, anchor } => self.time.zoom(factor, anchor),
+            Command::ZoomAtCursor(factor) => {
+                let at = self.time.fraction_of(self.time.cursor());
+                let anchor = if (0.0..=1.0).contains(&at) { at } else { 0.5 };
+                self.time.zoom(factor, anchor);
+            }
+            Command::SelectEdge { last } => {
+                let row = if last {
+                    self.filtered.rows.last()
+                } else {
+                    self.filtered.rows.first()
+                };
+                if let Some(&idx) = row {
+                    self.time.follow = false;
+                    self.select(idx, true);
+                }
+            }
+            Command::StepSpeed { faster } => self.time.step_speed(faster),
             Command::Pan(fraction) => self.time.pan(fraction),
             Command::SetView(lo, hi) => self.time.set_view(lo, hi),
             Command::FitView => self.time.fit(),
@@ -253,6 +284,18 @@ impl Viewer {
             } else {
                 Some(0)
             })
+    }
+
+    /// Takes entity tables re-read from a live session.
+    pub fn set_entities(&mut self, e: session::Entities) {
+        let selected_ts = self.selected.map(|i| self.session.store.ts_of(i));
+        if self.session.set_entities(e) {
+            self.filtered = filter::apply(&self.session, &self.filter);
+            if let Some(ts) = selected_ts {
+                let row = self.filtered.row_at(&self.session, ts);
+                self.selected = row.map(|r| self.filtered.rows[r]);
+            }
+        }
     }
 
     /// Adds events of a live session. Returns how many were added.

@@ -78,6 +78,38 @@ fn load_error(path: &Path, e: impl std::fmt::Display) -> LoadError {
     }
 }
 
+/// The entity tables of a session, read together.
+#[derive(Debug, Default, Clone)]
+pub struct Entities {
+    pub containers: Vec<Container>,
+    pub processes: Vec<Process>,
+    pub images: Vec<Image>,
+    pub layers: Vec<Layer>,
+    pub losses: Vec<Loss>,
+    pub lost_events: u64,
+    pub samples: Vec<Sample>,
+    pub probe_names: HashMap<u32, String>,
+}
+
+impl Entities {
+    pub fn read(session: &Session) -> beefine_schema::Result<Self> {
+        Ok(Self {
+            containers: session.containers()?,
+            processes: session.processes()?,
+            images: session.images()?,
+            layers: session.layers()?,
+            losses: session.losses()?,
+            lost_events: session.lost_events()?,
+            samples: session.resource_samples()?,
+            probe_names: session
+                .probes()?
+                .into_iter()
+                .map(|p| (p.probe_id, p.name))
+                .collect(),
+        })
+    }
+}
+
 /// An open session file ready to be followed after loading.
 #[derive(Debug)]
 pub struct Follow {
@@ -130,22 +162,7 @@ impl LoadedSession {
         store: Store,
         containers: ContainerIndex,
     ) -> beefine_schema::Result<Self> {
-        let mut samples = vec![Vec::new(); containers.len()];
-        for s in session.resource_samples()? {
-            if let Some(i) = containers.by_id(&s.sample.container_id) {
-                samples[i].push(s);
-            }
-        }
-        for list in &mut samples {
-            list.sort_by_key(|s| s.ts_nanos);
-        }
-        let layers = session.layers()?;
-        let images = session.images()?;
-        let mut processes = session.processes()?;
-        if processes.is_empty() {
-            processes = derive_processes(&store, &containers);
-        }
-        let overlay = OverlayIndex::new(&layers, &images, containers.containers());
+        let entities = Entities::read(session)?;
         let mut loaded = Self {
             path: session.path().to_owned(),
             meta: session.meta().clone(),
@@ -153,25 +170,59 @@ impl LoadedSession {
             file_bytes: session.file_bytes(),
             store,
             containers,
-            processes,
-            images,
-            layers,
-            losses: session.losses()?,
-            lost_events: session.lost_events()?,
-            samples,
-            probe_names: session
-                .probes()?
-                .into_iter()
-                .map(|p| (p.probe_id, p.name))
-                .collect(),
+            processes: Vec::new(),
+            images: Vec::new(),
+            layers: Vec::new(),
+            losses: Vec::new(),
+            lost_events: 0,
+            samples: Vec::new(),
+            probe_names: HashMap::new(),
             damage: Vec::new(),
             ctx_component: Vec::new(),
-            overlay,
+            overlay: OverlayIndex::default(),
             container_mounts: Vec::new(),
             load_millis: 0,
         };
-        loaded.index_from(0);
+        loaded.set_entities(entities);
         Ok(loaded)
+    }
+
+    /// Takes the entity tables as read now (a live session adds containers, processes and
+    /// samples as it goes) and rebuilds what depends on them. Returns whether the
+    /// containers changed, in which case events were attributed again.
+    pub fn set_entities(&mut self, e: Entities) -> bool {
+        let containers_changed = e.containers != self.containers.containers();
+        if containers_changed {
+            self.containers = ContainerIndex::new(e.containers);
+            self.store.attribute_containers(&self.containers);
+        }
+        let mut samples = vec![Vec::new(); self.containers.len()];
+        for s in e.samples {
+            if let Some(i) = self.containers.by_id(&s.sample.container_id) {
+                samples[i].push(s);
+            }
+        }
+        for list in &mut samples {
+            list.sort_by_key(|s| s.ts_nanos);
+        }
+        self.samples = samples;
+        self.overlay = OverlayIndex::new(&e.layers, &e.images, self.containers.containers());
+        self.layers = e.layers;
+        self.images = e.images;
+        self.losses = e.losses;
+        self.lost_events = e.lost_events;
+        self.probe_names = e.probe_names;
+        let processes_changed = e.processes != self.processes;
+        self.processes = if e.processes.is_empty() {
+            derive_processes(&self.store, &self.containers)
+        } else {
+            e.processes
+        };
+        if containers_changed || processes_changed {
+            self.ctx_component.clear();
+        }
+        self.index_from(0);
+        containers_changed
     }
 
     /// Rebuilds the derived indexes for events from `from` on (after events were added).

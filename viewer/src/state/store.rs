@@ -112,6 +112,14 @@ pub struct Store {
     kind_counts: Vec<u64>,
 }
 
+/// A container index as stored in the container column.
+fn to_column(container: Option<usize>) -> u16 {
+    container
+        .and_then(|c| u16::try_from(c).ok())
+        .filter(|&c| c != NO_CONTAINER)
+        .unwrap_or(NO_CONTAINER)
+}
+
 /// One event of the store, borrowed.
 #[derive(Clone, Copy, Debug)]
 pub struct EventRef<'a> {
@@ -283,13 +291,7 @@ impl Store {
         self.kind.push(kind);
         self.ctx.push(ctx);
         self.result.push(e.result.unwrap_or(NO_RESULT));
-        self.container.push(
-            containers
-                .for_event(e)
-                .and_then(|c| u16::try_from(c).ok())
-                .filter(|&c| c != NO_CONTAINER)
-                .unwrap_or(NO_CONTAINER),
-        );
+        self.container.push(to_column(containers.for_event(e)));
         self.data.push(data);
     }
 
@@ -365,6 +367,37 @@ impl Store {
             },
             result: self.result_of(idx),
             data,
+        }
+    }
+
+    /// Attributes every event to a container again (the session's containers changed).
+    pub fn attribute_containers(&mut self, containers: &ContainerIndex) {
+        let by_ctx: Vec<u16> = self
+            .contexts
+            .iter()
+            .map(|c| to_column(containers.by_cgroup(c.cgroup_id)))
+            .collect();
+        for i in 0..self.len() {
+            self.container[i] = match &self.data[i] {
+                EventData::Docker(d) => to_column(containers.by_id(self.strings.get(d.actor_id))),
+                EventData::ResourceSample(s) => {
+                    to_column(containers.by_id(self.strings.get(s.container_id)))
+                }
+                EventData::CgroupAttach {
+                    cgroup_id,
+                    hierarchy_id: 0,
+                    ..
+                }
+                | EventData::CgroupMkdir {
+                    cgroup_id,
+                    hierarchy_id: 0,
+                    ..
+                } => match containers.by_cgroup(*cgroup_id) {
+                    Some(c) => to_column(Some(c)),
+                    None => by_ctx[self.ctx[i] as usize],
+                },
+                _ => by_ctx[self.ctx[i] as usize],
+            };
         }
     }
 

@@ -1,0 +1,164 @@
+//! Resource charts per container (CPU, memory, block I/O, network) on the timeline's time
+//! range, with the cursor. A click on a chart moves the cursor there.
+
+use beefine_schema::Sample;
+use egui::{RichText, Ui};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, VLine};
+
+use super::{CURSOR_COLOR, container_color};
+use crate::state::{Command, Viewer};
+
+/// A value from two consecutive samples (rates need both).
+type SeriesFn = fn(&Sample, &Sample) -> Option<f64>;
+
+/// One chart: its title, unit and its series.
+struct Chart {
+    title: &'static str,
+    unit: &'static str,
+    series: &'static [(&'static str, SeriesFn)],
+}
+
+fn rate(a: u64, b: u64, prev: &Sample, s: &Sample) -> Option<f64> {
+    let dt = s.ts_nanos.checked_sub(prev.ts_nanos).filter(|&d| d > 0)? as f64 / 1e9;
+    Some(b.saturating_sub(a) as f64 / dt / 1024.0)
+}
+
+const CHARTS: [Chart; 4] = [
+    Chart {
+        title: "CPU",
+        unit: "% of a core",
+        series: &[("", |p, s| {
+            let dt = s.ts_nanos.checked_sub(p.ts_nanos).filter(|&d| d > 0)? as f64;
+            Some(s.sample.cpu_nanos.saturating_sub(p.sample.cpu_nanos) as f64 / dt * 100.0)
+        })],
+    },
+    Chart {
+        title: "memory",
+        unit: "MiB",
+        series: &[("", |_, s| Some(s.sample.mem_bytes as f64 / 1048576.0))],
+    },
+    Chart {
+        title: "block I/O",
+        unit: "KiB/s",
+        series: &[
+            ("read", |p, s| {
+                rate(p.sample.blk_read_bytes, s.sample.blk_read_bytes, p, s)
+            }),
+            ("write", |p, s| {
+                rate(p.sample.blk_write_bytes, s.sample.blk_write_bytes, p, s)
+            }),
+        ],
+    },
+    Chart {
+        title: "network",
+        unit: "KiB/s",
+        series: &[
+            ("rx", |p, s| {
+                rate(p.sample.net_rx_bytes, s.sample.net_rx_bytes, p, s)
+            }),
+            ("tx", |p, s| {
+                rate(p.sample.net_tx_bytes, s.sample.net_tx_bytes, p, s)
+            }),
+        ],
+    },
+];
+
+pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
+    let mut cmds = Vec::new();
+    let l = &v.session;
+    let origin = l.origin();
+    let secs = |ts: u64| (ts as f64 - origin as f64) / 1e9;
+    let (view_lo, view_hi) = v.time.view();
+    let shown: Vec<usize> = (0..l.containers.len())
+        .filter(|&c| v.filter.container_shown(l, c) && !l.samples[c].is_empty())
+        .collect();
+    if shown.is_empty() {
+        ui.centered_and_justified(|ui| {
+            ui.label(
+                RichText::new(if l.samples.iter().all(Vec::is_empty) {
+                    "No resource samples in this session."
+                } else {
+                    "No samples for the containers the filter shows."
+                })
+                .weak(),
+            );
+        });
+        return cmds;
+    }
+    let (range_lo, range_hi) = v.filter.time_range.unwrap_or((0, u64::MAX));
+    let width = (ui.available_width() - 3.0 * ui.spacing().item_spacing.x) / 4.0;
+    let height = ui.available_height() - 20.0;
+    ui.horizontal(|ui| {
+        for (ci, chart) in CHARTS.iter().enumerate() {
+            ui.vertical(|ui| {
+                ui.label(RichText::new(format!("{} ({})", chart.title, chart.unit)).strong());
+                let plot = Plot::new(("chart", ci))
+                    .width(width.max(120.0))
+                    .height(height.max(60.0))
+                    .allow_drag(false)
+                    .allow_zoom(false)
+                    .allow_scroll(false)
+                    .allow_boxed_zoom(false)
+                    .allow_double_click_reset(false)
+                    .show_x(false)
+                    .include_y(0.0)
+                    .y_axis_min_width(36.0)
+                    .x_axis_formatter(|m, _| format!("{:.1} s", m.value))
+                    .legend(Legend::default().position(egui_plot::Corner::LeftTop))
+                    .label_formatter(move |hover| match hover {
+                        HoverPosition::NearDataPoint {
+                            plot_name,
+                            position,
+                            ..
+                        } => Some(format!(
+                            "{plot_name}\n{:.3} s: {:.1} {}",
+                            position.x, position.y, chart.unit
+                        )),
+                        HoverPosition::Elsewhere { position } => {
+                            Some(format!("{:.3} s", position.x))
+                        }
+                    });
+                let response = plot.show(ui, |plot_ui| {
+                    plot_ui.set_plot_bounds_x(secs(view_lo)..=secs(view_hi));
+                    for &c in &shown {
+                        let color = container_color(c);
+                        let samples = &l.samples[c];
+                        for (si, (series_name, value)) in chart.series.iter().enumerate() {
+                            let points: PlotPoints<'_> = samples
+                                .windows(2)
+                                .filter(|w| (range_lo..=range_hi).contains(&w[1].ts_nanos))
+                                .filter_map(|w| {
+                                    value(&w[0], &w[1]).map(|y| [secs(w[1].ts_nanos), y])
+                                })
+                                .collect();
+                            let name = if series_name.is_empty() {
+                                l.container_label(c)
+                            } else {
+                                format!("{} {series_name}", l.container_label(c))
+                            };
+                            let line = Line::new(name, points).color(if si == 0 {
+                                color
+                            } else {
+                                color.gamma_multiply(0.55)
+                            });
+                            plot_ui.line(line.width(1.5));
+                        }
+                    }
+                    plot_ui.add(
+                        VLine::new("", secs(v.time.cursor()))
+                            .color(CURSOR_COLOR)
+                            .width(1.5),
+                    );
+                    plot_ui.pointer_coordinate()
+                });
+                if response.response.clicked()
+                    && let Some(p) = response.inner
+                {
+                    let ts = origin as f64 + p.x * 1e9;
+                    cmds.push(Command::SetCursor(ts.max(0.0) as u64));
+                }
+            });
+        }
+    });
+    cmds
+}
