@@ -33,10 +33,6 @@ pub fn clock_offset_nanos() -> i64 {
 }
 
 /// A wall-clock time in ns since the epoch on the boot clock.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the Docker side converts with it")
-)]
 pub fn wall_to_boot(wall_nanos: i64, offset_nanos: i64) -> u64 {
     (wall_nanos - offset_nanos).max(0) as u64
 }

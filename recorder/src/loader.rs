@@ -296,7 +296,11 @@ mod tests {
                 .any(|s| s.section == "raw_tracepoint/sched_process_fork")
         );
         assert!(sections.iter().any(|s| s.section == "xdp"));
-        assert!(sections.iter().any(|s| s.section == "raw_tracepoint/sys_enter"));
+        assert!(
+            sections
+                .iter()
+                .any(|s| s.section == "raw_tracepoint/sys_enter")
+        );
     }
 
     #[test]

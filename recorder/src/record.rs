@@ -235,8 +235,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
                     .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
             ))
         } else if let Some(actions) = &docker_actions {
-            actions.perform(&docker, &args.command).await?;
-            Ok(Some(0))
+            Ok(Some(actions.perform(&docker, &args.command).await?))
         } else {
             std::future::pending().await
         }

@@ -21,7 +21,6 @@ use crate::stats::Stats;
 
 /// What the other threads send to the session thread.
 #[derive(Debug)]
-#[expect(dead_code, reason = "the Docker side sends the entity variants")]
 pub enum SessionMsg {
     Events(Vec<Event>),
     Loss(Loss),
@@ -185,22 +184,42 @@ impl SessionBuilder {
         self.cgroup_paths.insert(id, path);
     }
 
-    /// Merges what the daemon says about a container with what the cgroups said.
-    fn merge_container(&mut self, mut c: Container) {
-        if let Some(old) = self.containers.get(&c.container_id) {
-            c.cgroup_id = c.cgroup_id.or(old.cgroup_id);
-            c.cgroup_path = c.cgroup_path.clone().or_else(|| old.cgroup_path.clone());
-            c.created_ts_nanos = c.created_ts_nanos.or(old.created_ts_nanos);
-            c.started_ts_nanos = c.started_ts_nanos.or(old.started_ts_nanos);
-            c.died_ts_nanos = c.died_ts_nanos.or(old.died_ts_nanos);
-            c.destroyed_ts_nanos = c.destroyed_ts_nanos.or(old.destroyed_ts_nanos);
-            if c.namespaces.is_empty() {
-                c.namespaces = old.namespaces.clone();
+    /// Merges what the daemon says about a container with what was known (from cgroups or
+    /// an earlier inspect): known values are kept unless the new data has them.
+    fn merge_container(&mut self, new: Container) {
+        let c = match self.containers.remove(&new.container_id) {
+            None => new,
+            Some(old) => {
+                let text = |n: String, o: String| if n.is_empty() { o } else { n };
+                fn list<T>(n: Vec<T>, o: Vec<T>) -> Vec<T> {
+                    if n.is_empty() { o } else { n }
+                }
+                Container {
+                    container_id: new.container_id,
+                    name: text(new.name, old.name),
+                    image: text(new.image, old.image),
+                    image_id: text(new.image_id, old.image_id),
+                    init_pid: new.init_pid.or(old.init_pid),
+                    cgroup_id: new.cgroup_id.or(old.cgroup_id),
+                    cgroup_path: new.cgroup_path.or(old.cgroup_path),
+                    created_ts_nanos: new.created_ts_nanos.or(old.created_ts_nanos),
+                    started_ts_nanos: new.started_ts_nanos.or(old.started_ts_nanos),
+                    died_ts_nanos: new.died_ts_nanos.or(old.died_ts_nanos),
+                    destroyed_ts_nanos: new.destroyed_ts_nanos.or(old.destroyed_ts_nanos),
+                    exit_code: new.exit_code.or(old.exit_code),
+                    namespaces: list(new.namespaces, old.namespaces),
+                    lower_dirs: list(new.lower_dirs, old.lower_dirs),
+                    upper_dir: new.upper_dir.or(old.upper_dir),
+                    work_dir: new.work_dir.or(old.work_dir),
+                    merged_dir: new.merged_dir.or(old.merged_dir),
+                    inspect_json: if new.inspect_json == "{}" {
+                        old.inspect_json
+                    } else {
+                        new.inspect_json
+                    },
+                }
             }
-            if c.init_pid.is_none() {
-                c.init_pid = old.init_pid;
-            }
-        }
+        };
         if let Some(id) = c.cgroup_id {
             self.cgroup_paths
                 .entry(id)

@@ -17,6 +17,7 @@ pub mod decode;
 pub mod entities;
 mod error;
 pub mod event;
+pub mod paths;
 mod reader;
 mod sql;
 pub mod synth;
