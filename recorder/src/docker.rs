@@ -105,17 +105,10 @@ pub async fn start(
     if let Some(d) = &docker {
         snapshot(d, &shared).await;
     }
-    let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(follow_events(
-        docker.clone(),
-        shared.clone(),
-        stop.clone(),
-    )));
-    tasks.push(tokio::spawn(sample_resources(
-        shared.clone(),
-        interval,
-        stop,
-    )));
+    let tasks = vec![
+        tokio::spawn(follow_events(docker.clone(), shared.clone(), stop.clone())),
+        tokio::spawn(sample_resources(shared.clone(), interval, stop)),
+    ];
     DockerSide {
         docker,
         shared,
@@ -776,13 +769,12 @@ impl Actions {
             if let Some(err) = info.error_detail.and_then(|e| e.message) {
                 bail!("pulling {image}: {err}");
             }
-            if let (Some(id), Some(status)) = (info.id, info.status) {
-                if last.insert(id.clone(), status.clone()).as_ref() != Some(&status)
-                    && !status.starts_with("Download")
-                    && !status.starts_with("Extract")
-                {
-                    progress(&format!("  {id}: {status}"));
-                }
+            if let (Some(id), Some(status)) = (info.id, info.status)
+                && last.insert(id.clone(), status.clone()).as_ref() != Some(&status)
+                && !status.starts_with("Download")
+                && !status.starts_with("Extract")
+            {
+                progress(&format!("  {id}: {status}"));
             }
         }
         if !existed {
