@@ -113,8 +113,9 @@ impl Viewer {
             Command::SetCursor(ts) => {
                 self.time.set_cursor(ts);
                 self.time.follow = false;
+                let before = self.selected;
                 self.select_at_cursor();
-                self.scroll_to_selection = true;
+                self.scroll_to_selection |= self.selected != before;
             }
             Command::Select(idx) => self.select(idx, false),
             Command::Step { by, forward } => {

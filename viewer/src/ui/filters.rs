@@ -32,20 +32,22 @@ pub fn filters_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     ScrollArea::vertical()
         .auto_shrink([false, false])
         .show(ui, |ui| {
-            ui.label(RichText::new("Text").strong());
+            let text_label = ui.label(RichText::new("Text").strong());
             let mut text = f.text.clone();
-            let resp = ui.add(
-                TextEdit::singleline(&mut text)
-                    .id(egui::Id::unique(TEXT_FILTER_ID))
-                    .hint_text("path, flag, errno, name…  ( / )")
-                    .desired_width(f32::INFINITY),
-            );
+            let resp = ui
+                .add(
+                    TextEdit::singleline(&mut text)
+                        .id(egui::Id::unique(TEXT_FILTER_ID))
+                        .hint_text("path, flag, errno, name…  ( / )")
+                        .desired_width(f32::INFINITY),
+                )
+                .labelled_by(text_label.id);
             if resp.changed() {
                 f.text = text;
             }
             ui.add_space(4.0);
 
-            ui.label(RichText::new("Process").strong());
+            let process_label = ui.label(RichText::new("Process").strong());
             let mut process = f.process.clone();
             if ui
                 .add(
@@ -53,13 +55,14 @@ pub fn filters_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                         .hint_text("name or pid")
                         .desired_width(f32::INFINITY),
                 )
+                .labelled_by(process_label.id)
                 .changed()
             {
                 f.process = process;
             }
             ui.add_space(4.0);
 
-            ui.label(RichText::new("Container").strong());
+            let container_label = ui.label(RichText::new("Container").strong());
             let label = |c: &ContainerChoice| match c {
                 ContainerChoice::Any => "any".to_owned(),
                 ContainerChoice::Host => "host (no container)".to_owned(),
@@ -83,7 +86,10 @@ pub fn filters_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                         );
                     }
                     f.container = choice;
-                });
+                })
+                .response
+                .labelled_by(container_label.id)
+                .on_hover_text("Only the events of one container, or of the host");
             ui.add_space(4.0);
 
             let mut failed = f.failed_only;

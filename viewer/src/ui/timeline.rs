@@ -45,6 +45,7 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     let height = timeline_height(v);
     let (rect, resp) =
         ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click_and_drag());
+    resp.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Canvas, true, "timeline"));
     let painter = ui.painter_at(rect);
     let visuals = ui.visuals().clone();
     let plot = Rect::from_min_max(pos2(rect.left() + LABEL_WIDTH, rect.top()), rect.max);
@@ -310,7 +311,9 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     let scrubbing = ui.data(|d| d.get_temp::<bool>(scrub_id).unwrap_or(false));
     if resp.dragged() {
         if scrubbing {
-            if let Some(p) = resp.interact_pointer_pos() {
+            if let Some(p) = resp.interact_pointer_pos()
+                && (resp.drag_started() || resp.drag_delta() != egui::Vec2::ZERO)
+            {
                 cmds.push(Command::SetCursor(ts_at(p)));
             }
         } else {

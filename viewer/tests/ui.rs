@@ -1,0 +1,266 @@
+//! The window driven as a person would (egui_kittest, no display needed): open a session,
+//! filter to mounts, step to the next setns, scrub the timeline, and read what the table
+//! and the details show.
+
+use std::path::{Path, PathBuf};
+
+use beefine_schema::{Family, Kind};
+use beefine_viewer::app::{Settings, StartOptions, ViewerApp};
+use beefine_viewer::state::Viewer;
+use beefine_viewer::testdata;
+use beefine_viewer::ui::setup_style;
+use egui::Key;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+
+fn sample(dir: &Path) -> PathBuf {
+    let path = dir.join("sample.beefine");
+    testdata::write_sample_session(&path).unwrap();
+    path
+}
+
+fn harness(path: Option<PathBuf>) -> Harness<'static, ViewerApp> {
+    let app = ViewerApp::start(
+        None,
+        Settings::default(),
+        StartOptions {
+            path,
+            blocking: true,
+            fresh: true,
+            ..StartOptions::default()
+        },
+    );
+    let mut h = Harness::builder()
+        .with_size([1600.0, 900.0])
+        .with_context_setup(setup_style)
+        .build_ui_state(|ui, app: &mut ViewerApp| app.draw(ui), app);
+    h.run();
+    h
+}
+
+fn viewer<'a>(h: &'a Harness<'_, ViewerApp>) -> &'a Viewer {
+    h.state().viewer().expect("a session is open")
+}
+
+fn selected_kind(h: &Harness<'_, ViewerApp>) -> Kind {
+    let v = viewer(h);
+    v.session
+        .store
+        .kind_of(v.selected.expect("an event is selected"))
+}
+
+fn shown_kinds(h: &Harness<'_, ViewerApp>) -> Vec<Kind> {
+    let v = viewer(h);
+    v.filtered
+        .rows
+        .iter()
+        .map(|&i| v.session.store.kind_of(i))
+        .collect()
+}
+
+#[test]
+fn filter_to_mounts_step_to_setns_and_scrub() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(sample(dir.path())));
+    let total = viewer(&h).session.store.len();
+    h.get_by_label_contains(&format!("{total} of {total} events"));
+
+    // Filter to the mounts family: hide every kind, then tick the family.
+    h.get_by_label("none").click();
+    h.run();
+    h.get_by_label_contains("0 of").hover();
+    h.get_by_label_contains("mounts  ").click();
+    h.run();
+    let kinds = shown_kinds(&h);
+    assert!(!kinds.is_empty());
+    assert!(
+        kinds.iter().all(|k| k.family() == Family::Mount),
+        "{kinds:?}"
+    );
+    assert!(kinds.contains(&Kind::Mount) && kinds.contains(&Kind::PivotRoot));
+    // The table shows the mounts and nothing else.
+    assert!(h.query_all_by_label("mount").count() >= 3);
+    assert!(h.query_by_label("openat").is_none());
+    assert!(h.query_by_label("setns").is_none());
+    // A failed mount is in the table with its errno.
+    h.get_by_label_contains("→ -2 (ENOENT)");
+
+    // Add the namespace calls and step to the next setns.
+    h.get_by_label_contains("namespaces  ").click();
+    h.run();
+    h.get_all_by_label("setns").next().unwrap().click();
+    h.run();
+    assert_eq!(selected_kind(&h), Kind::Setns);
+    let first = viewer(&h).selected;
+    h.get_by_label_contains("fd 5").hover();
+    h.key_press(Key::N);
+    h.run();
+    assert_eq!(selected_kind(&h), Kind::Setns);
+    assert_ne!(viewer(&h).selected, first, "N went to the next setns");
+    // The details explain it, decoded.
+    h.get_by_label(Kind::Setns.about());
+    h.get_by_label("0x8000000 = CLONE_NEWIPC");
+    h.get_by_label_contains("join ipc namespace (fd 6)");
+    // Next of the same kind once more, then back with Shift+N.
+    h.key_press(Key::N);
+    h.run();
+    h.get_by_label("0x20000000 = CLONE_NEWPID");
+    h.key_press_modifiers(egui::Modifiers::SHIFT, Key::N);
+    h.run();
+    h.get_by_label("0x8000000 = CLONE_NEWIPC");
+    // Step by event (→) reaches the mount that follows.
+    h.key_press(Key::ArrowLeft);
+    h.run();
+    assert_eq!(selected_kind(&h), Kind::Mount);
+
+    // Scrub: drag the cursor along the time axis to 1.75 s.
+    let timeline = h.get_by_label("timeline").rect();
+    let v = viewer(&h);
+    let origin = v.session.origin();
+    let target = origin + 1_750_000_000;
+    let x_of = |ts: u64| {
+        let plot_left = timeline.left() + 104.0;
+        plot_left + v.time.fraction_of(ts) as f32 * (timeline.right() - plot_left)
+    };
+    let start = egui::pos2(x_of(origin + 200_000_000), timeline.top() + 8.0);
+    let end = egui::pos2(x_of(target), timeline.top() + 8.0);
+    h.hover_at(start);
+    h.run();
+    h.drag_at(start);
+    h.run();
+    for i in 1..=8 {
+        let p = start + (end - start) * (i as f32 / 8.0);
+        h.hover_at(p);
+        h.run();
+    }
+    h.drop_at(end);
+    h.run();
+    let v = viewer(&h);
+    let cursor = v.time.cursor();
+    assert!(
+        cursor.abs_diff(target) < 10_000_000,
+        "cursor at {} ms",
+        (cursor - origin) / 1_000_000
+    );
+    // The selection is the last shown event before the cursor: the setns of the exec at
+    // 1.2 s (mounts and namespace calls are shown).
+    let sel = v.selected.unwrap();
+    assert_eq!(v.session.store.kind_of(sel), Kind::Setns);
+    assert_eq!(v.session.store.ts_of(sel), origin + 1_200_000_000);
+    h.get_by_label("0x20000000 = CLONE_NEWPID");
+    // The top bar says where the cursor is.
+    h.get_by_label(&beefine_viewer::format::offset((cursor - origin) as i64));
+}
+
+#[test]
+fn text_filter_help_and_container_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(sample(dir.path())));
+    // `/` focuses the text filter; typing filters the table.
+    h.key_press(Key::Slash);
+    h.run();
+    let field = h.get_by_label("Text");
+    assert!(field.is_focused());
+    field.type_text("missing.conf");
+    h.run();
+    assert_eq!(shown_kinds(&h), [Kind::Openat]);
+    h.get_by_label_contains("/etc/nginx/conf.d/missing.conf");
+    // Esc leaves the field; then keys work again.
+    h.key_press(Key::Escape);
+    h.run();
+    h.key_press(Key::ArrowRight);
+    h.run();
+    assert_eq!(selected_kind(&h), Kind::Openat);
+    h.get_by_label("↳ the call failed");
+    h.get_by_label("-2 (ENOENT)");
+
+    // The overlay path of a layer is named in the details.
+    h.get_by_label("clear").click();
+    h.run();
+    let v = viewer(&h);
+    let conf = (0..v.session.store.len() as u32)
+        .find(|&i| {
+            v.session.store.kind_of(i) == Kind::Openat
+                && v.session.store.tgid_of(i) == 410
+                && v.session.store.result_of(i) == Some(3)
+        })
+        .unwrap();
+    h.state_mut()
+        .viewer_mut()
+        .unwrap()
+        .apply(beefine_viewer::state::Command::Select(conf));
+    h.run();
+    h.get_by_label_contains("↳ layer 2 of localhost:5000/nginx:test");
+    // The container panel at that time: running, its processes and its mounts so far.
+    h.get_by_label("running");
+    h.get_by_label_contains("processes alive (1)");
+    h.get_by_label_contains("410 nginx");
+    h.get_by_label_contains("mounts so far (8)");
+    h.get_by_label_contains("resources at");
+
+    // `?` opens the help, Esc closes it.
+    h.key_press(Key::Questionmark);
+    h.run();
+    assert!(viewer(&h).help_open);
+    h.get_by_label("previous / next event in the same container");
+    h.key_press(Key::Escape);
+    h.run();
+    assert!(!viewer(&h).help_open);
+}
+
+#[test]
+fn errors_are_shown_in_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = harness(Some(dir.path().join("missing.beefine")));
+    assert!(h.state().error().is_some());
+    h.get_by_label("This session cannot be opened");
+    h.get_by_label_contains("cannot open");
+
+    let newer = sample(dir.path());
+    rusqlite::Connection::open(&newer)
+        .unwrap()
+        .execute(
+            "UPDATE meta SET value = '7' WHERE key = 'format_version'",
+            [],
+        )
+        .unwrap();
+    let mut h = harness(Some(newer));
+    h.get_by_label_contains("newer than format");
+    h.get_by_label_contains("Install a newer beefine-view");
+    h.run();
+
+    let text = dir.path().join("notes.beefine");
+    std::fs::write(&text, "not a session at all, just some text".repeat(10)).unwrap();
+    let h = harness(Some(text));
+    h.get_by_label_contains("not a Beefine session");
+}
+
+#[test]
+fn without_a_file_the_bundled_session_opens() {
+    let h = harness(None);
+    let v = viewer(&h);
+    assert!(v.session.store.len() > 1000);
+    assert!(v.session.damage.is_empty());
+    h.get_by_label(&v.session.meta.info.session_name);
+}
+
+#[test]
+fn playback_moves_the_cursor_and_the_selection() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(sample(dir.path())));
+    let before = viewer(&h).time.cursor();
+    h.get_by_label("▶ play").click();
+    h.run_steps(1);
+    for _ in 0..10 {
+        h.step();
+    }
+    let v = viewer(&h);
+    assert!(v.time.playing);
+    assert!(v.time.cursor() > before);
+    let sel = v.selected.unwrap();
+    assert!(v.session.store.ts_of(sel) <= v.time.cursor());
+    h.key_press(Key::Space);
+    h.step();
+    h.step();
+    assert!(!viewer(&h).time.playing);
+}
