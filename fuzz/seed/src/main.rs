@@ -1,0 +1,73 @@
+//! Writes seed corpora for the fuzz targets from the real chunks of session files.
+//!
+//! `beefine_fuzz_seed CORPUS_DIR SESSION.beefine...` writes, for every chunk of every
+//! session, `CORPUS_DIR/chunk_decode/<session>-<seq>` (declared length, u32 LE, then the
+//! stored zstd body) and `CORPUS_DIR/chunk_body/<session>-<seq>` (the decompressed body),
+//! plus the same for re-encoded prefixes of the chunk (1, 4, 32 and 256 events), which
+//! give the fuzzer small inputs to start from.
+
+use std::error::Error;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use beefine_schema::chunk::{ChunkEncoder, MAX_CHUNK_RAW_BYTES, decode_chunk};
+use rusqlite::{Connection, OpenFlags};
+
+fn write_seed(corpus: &Path, name: &str, raw_len: u64, body: &[u8]) -> Result<(), Box<dyn Error>> {
+    let len = u32::try_from(raw_len)?;
+    let mut stored = len.to_le_bytes().to_vec();
+    stored.extend_from_slice(body);
+    fs::write(corpus.join("chunk_decode").join(name), stored)?;
+    let raw = zstd::bulk::decompress(body, MAX_CHUNK_RAW_BYTES)?;
+    fs::write(corpus.join("chunk_body").join(name), raw)?;
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let mut args = std::env::args_os().skip(1);
+    let corpus = PathBuf::from(args.next().ok_or("usage: CORPUS_DIR SESSION.beefine...")?);
+    for target in ["chunk_decode", "chunk_body"] {
+        fs::create_dir_all(corpus.join(target))?;
+    }
+    let mut seeds = 0;
+    for session in args.map(PathBuf::from) {
+        let stem = session
+            .file_stem()
+            .ok_or("a session file name")?
+            .to_string_lossy()
+            .into_owned();
+        let db = Connection::open_with_flags(&session, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let mut stmt =
+            db.prepare("SELECT chunk_seq, raw_len, body FROM chunks ORDER BY chunk_seq")?;
+        let chunks = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Vec<u8>>(2)?,
+                ))
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut encoder = ChunkEncoder::new(3)?;
+        for (seq, raw_len, body) in chunks {
+            let raw_len = u64::try_from(raw_len)?;
+            write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body)?;
+            seeds += 1;
+            let events = decode_chunk(&body, raw_len)?;
+            for n in [1, 4, 32, 256] {
+                if n < events.len() {
+                    let small = encoder.encode(&events[..n])?;
+                    write_seed(
+                        &corpus,
+                        &format!("{stem}-{seq}-first{n}"),
+                        small.raw_len as u64,
+                        &small.body,
+                    )?;
+                    seeds += 1;
+                }
+            }
+        }
+    }
+    println!("{seeds} seeds per target in {}", corpus.display());
+    Ok(())
+}
