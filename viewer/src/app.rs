@@ -338,6 +338,7 @@ impl ViewerApp {
                         && let AppState::Ready(old) = &self.state
                     {
                         // The same session read again: keep where the person was.
+                        v.set_filter(old.filter.clone());
                         let (lo, hi) = old.time.view();
                         v.time.set_view(lo, hi);
                         v.apply(Command::SetCursor(old.time.cursor()));
