@@ -3,22 +3,21 @@
 //! A kernel event belongs to the container whose cgroup it ran in; a daemon event to the
 //! container it names (`actor_id`); a resource sample to the container it measures.
 
-use std::collections::HashMap;
-
 use beefine_schema::{Container, Event, EventData};
+use rustc_hash::FxHashMap;
 
 /// The containers of a session, indexed for lookups by cgroup id and by container id.
 #[derive(Debug, Default, Clone)]
 pub struct ContainerIndex {
     containers: Vec<Container>,
-    by_cgroup: HashMap<u64, usize>,
-    by_id: HashMap<String, usize>,
+    by_cgroup: FxHashMap<u64, usize>,
+    by_id: FxHashMap<String, usize>,
 }
 
 impl ContainerIndex {
     pub fn new(containers: Vec<Container>) -> Self {
-        let mut by_cgroup = HashMap::new();
-        let mut by_id = HashMap::new();
+        let mut by_cgroup = FxHashMap::default();
+        let mut by_id = FxHashMap::default();
         for (i, c) in containers.iter().enumerate() {
             if let Some(cg) = c.cgroup_id.filter(|&cg| cg > 1) {
                 by_cgroup.entry(cg).or_insert(i);
@@ -57,6 +56,17 @@ impl ContainerIndex {
     /// The container with this full or 12-character id.
     pub fn by_id(&self, container_id: &str) -> Option<usize> {
         self.by_id.get(container_id).copied()
+    }
+
+    /// Whether the container of an event depends on its fields (not only on its cgroup).
+    pub fn depends_on_fields<S>(data: &EventData<S>) -> bool {
+        matches!(
+            data,
+            EventData::Docker(_)
+                | EventData::ResourceSample(_)
+                | EventData::CgroupAttach { .. }
+                | EventData::CgroupMkdir { .. }
+        )
     }
 
     /// The container an event belongs to, if any: the one a daemon event names, the one a

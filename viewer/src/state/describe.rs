@@ -85,11 +85,23 @@ fn new_namespaces(flags: u64) -> String {
     }
 }
 
-/// A one-line summary of an event's own fields (the table's last column).
+/// A one-line summary of an event's own fields and, when it failed, its error (the
+/// table's last column).
 pub fn summary(l: &LoadedSession, idx: EventIdx) -> String {
+    let mut out = fields_summary(l, idx);
+    if let Some(r) = l.store.result_of(idx)
+        && r < 0
+    {
+        let _ = write!(out, "  → {}", decode::result_text(r));
+    }
+    out
+}
+
+/// A one-line summary of an event's own fields.
+fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
     let store = &l.store;
     let s = |id: &StrId| store.str(*id);
-    let mut out = match store.data_of(idx) {
+    match store.data_of(idx) {
         EventData::Exec { filename, argv } => {
             let args: Vec<&str> = argv.iter().map(s).collect();
             let line = args.join(" ");
@@ -304,21 +316,21 @@ pub fn summary(l: &LoadedSession, idx: EventIdx) -> String {
                 )
             }
         }
-    };
-    if let Some(r) = store.result_of(idx)
-        && r < 0
-    {
-        let _ = write!(out, "  → {}", decode::result_text(r));
     }
-    out
 }
 
-/// All the text of an event (summary and every decoded field), for the free-text filter.
+/// The text of an event's own fields (its summary and every field of its kind, decoded),
+/// for the free-text filter. It depends on the event's fields only, not on its time or
+/// task, so equal fields give equal text.
 pub fn search_text(l: &LoadedSession, idx: EventIdx) -> String {
-    let mut text = summary(l, idx);
-    for f in details(l, idx).into_iter().skip(1) {
+    let mut text = fields_summary(l, idx);
+    for f in kind_fields(l, idx) {
         text.push('\n');
         text.push_str(&f.value);
+        if let Some(note) = &f.note {
+            text.push('\n');
+            text.push_str(note);
+        }
     }
     text
 }
@@ -328,15 +340,6 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     let store = &l.store;
     let Some(e) = store.get(idx) else {
         return Vec::new();
-    };
-    let s = |id: &StrId| store.str(*id);
-    let path_field = |label: &str, id: &StrId| {
-        let p = s(id);
-        Field {
-            label: label.to_owned(),
-            value: p.to_owned(),
-            note: l.overlay.describe(p).map(str::to_owned),
-        }
     };
     let mut f = vec![field(
         "time",
@@ -383,6 +386,26 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         }
         f.push(res);
     }
+    f.extend(kind_fields(l, idx));
+    f
+}
+
+/// The fields of an event's kind, decoded.
+pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
+    let store = &l.store;
+    let Some(e) = store.get(idx) else {
+        return Vec::new();
+    };
+    let s = |id: &StrId| store.str(*id);
+    let path_field = |label: &str, id: &StrId| {
+        let p = s(id);
+        Field {
+            label: label.to_owned(),
+            value: p.to_owned(),
+            note: l.overlay.describe(p).map(str::to_owned),
+        }
+    };
+    let mut f = Vec::new();
     match e.data {
         EventData::Exec { filename, argv } => {
             f.push(path_field("filename", filename));

@@ -6,12 +6,12 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 
-use beefine_schema::{Family, Kind, KindSet, decode};
+use beefine_schema::{EventData, Family, Kind, KindSet, decode};
 use serde::{Deserialize, Serialize};
 
 use super::describe;
 use super::session::{COMPONENT_COUNT, LoadedSession, component_name};
-use super::store::{EventIdx, NO_CONTAINER};
+use super::store::{EventIdx, NO_CONTAINER, StrId};
 
 /// Which container's events to show.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -135,7 +135,7 @@ impl Filtered {
 }
 
 /// Per-context and per-string answers, computed once per application.
-struct Prepared {
+struct Prepared<'a> {
     kinds: KindSet,
     /// Whether each context passes the process, container and component parts.
     ctx_ok: Vec<bool>,
@@ -152,10 +152,12 @@ struct Prepared {
     needle: String,
     /// Decoded numbers (flags, errno names) already checked against the text.
     decoded_cache: HashMap<(u8, u64), bool>,
+    /// Events of the rarer kinds whose fields were already checked, by their fields.
+    fields_cache: HashMap<&'a EventData<StrId>, bool>,
 }
 
-impl Prepared {
-    fn new(l: &LoadedSession, f: &Filter) -> Self {
+impl<'a> Prepared<'a> {
+    fn new(l: &'a LoadedSession, f: &Filter) -> Self {
         let store = &l.store;
         let process = f.process.trim().to_lowercase();
         let process_pid: Option<u32> = process.parse().ok();
@@ -214,11 +216,12 @@ impl Prepared {
             host_ok,
             needle,
             decoded_cache: HashMap::new(),
+            fields_cache: HashMap::new(),
         }
     }
 
     /// Whether the free text is found in the event's decoded fields.
-    fn text_matches(&mut self, l: &LoadedSession, idx: EventIdx, ctx: u32, kind: Kind) -> bool {
+    fn text_matches(&mut self, l: &'a LoadedSession, idx: EventIdx, ctx: u32, kind: Kind) -> bool {
         use beefine_schema::EventData as D;
         let Self {
             ctx_text,
@@ -227,6 +230,7 @@ impl Prepared {
             container_text,
             needle,
             decoded_cache,
+            fields_cache,
             ..
         } = self;
         if kind_text[usize::from(kind.index())] || ctx_text[ctx as usize] {
@@ -277,9 +281,15 @@ impl Prepared {
                 let _ = write!(buf, "{child_pid} {child_tgid}");
                 buf.contains(needle.as_str())
             }
-            _ => describe::search_text(l, idx)
+            // A loss record's text says how long it lasted: not cached by its fields.
+            D::Lost { .. } => describe::search_text(l, idx)
                 .to_lowercase()
                 .contains(needle.as_str()),
+            data => *fields_cache.entry(data).or_insert_with(|| {
+                describe::search_text(l, idx)
+                    .to_lowercase()
+                    .contains(needle.as_str())
+            }),
         }
     }
 }

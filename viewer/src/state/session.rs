@@ -134,15 +134,9 @@ impl LoadedSession {
             .iter()
             .map(|(_, n)| n)
             .sum();
-        let mut store = Store::with_capacity(expected as usize + 1024);
-        let scan = session
-            .scan(&Query::all(), |e| {
-                store.push(&e, &containers);
-                ControlFlow::Continue(())
-            })
-            .map_err(err)?;
+        let (store, errors) = read_events(&session, &containers, expected).map_err(err)?;
         let mut loaded = Self::assemble(&session, store, containers).map_err(err)?;
-        loaded.damage = scan.errors.iter().map(ToString::to_string).collect();
+        loaded.damage = errors;
         loaded.load_millis = started.elapsed().as_millis();
         Ok((loaded, Follow { session, cursor }))
     }
@@ -376,6 +370,75 @@ impl LoadedSession {
             start.is_none_or(|s| s <= ts) && end.is_none_or(|e| ts <= e)
         })
     }
+}
+
+/// Reads every event into a store. Large sessions are read in two halves by time on two
+/// threads (each with its own connection) and joined: reading is most of the time it
+/// takes to open a session.
+fn read_events(
+    session: &Session,
+    containers: &ContainerIndex,
+    expected: u64,
+) -> beefine_schema::Result<(Store, Vec<String>)> {
+    const PARALLEL_FROM: u64 = 200_000;
+    let read = |s: &Session, query: &Query, capacity: usize| {
+        let mut store = Store::with_capacity(capacity);
+        let summary = s.scan(query, |e| {
+            store.push(&e, containers);
+            ControlFlow::Continue(())
+        })?;
+        let errors: Vec<String> = summary.errors.iter().map(ToString::to_string).collect();
+        Ok::<_, beefine_schema::Error>((store, errors))
+    };
+    let chunks = session.chunks().unwrap_or_default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let split = (expected >= PARALLEL_FROM && cores > 1 && chunks.len() >= 2)
+        .then(|| chunks[chunks.len() / 2].first_ts_nanos)
+        .filter(|&t| t > 0);
+    let Some(split) = split else {
+        return read(session, &Query::all(), expected as usize + 1024);
+    };
+    let half = expected as usize / 2 + 1024;
+    let path = session.path().to_owned();
+    std::thread::scope(|scope| {
+        let later = scope.spawn(|| {
+            let s = Session::open(&path)?;
+            read(
+                &s,
+                &Query {
+                    time: Some((split, u64::MAX)),
+                    ..Query::default()
+                },
+                half,
+            )
+        });
+        let (mut store, mut errors) = read(
+            session,
+            &Query {
+                time: Some((0, split - 1)),
+                ..Query::default()
+            },
+            expected as usize + 1024,
+        )?;
+        let (rest, rest_errors) = later.join().unwrap_or_else(|_| {
+            read(
+                session,
+                &Query {
+                    time: Some((split, u64::MAX)),
+                    ..Query::default()
+                },
+                half,
+            )
+        })?;
+        store.append(rest);
+        // A damaged chunk across the split is reported by both halves: once is enough.
+        for e in rest_errors {
+            if !errors.contains(&e) {
+                errors.push(e);
+            }
+        }
+        Ok((store, errors))
+    })
 }
 
 /// When a container came to be and stopped, as far as the session knows.

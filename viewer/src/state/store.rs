@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use beefine_schema::{Event, EventData, EventHeader, Kind, Namespaces};
+use beefine_schema::{Event, EventData, EventHeader, Kind, Namespaces, SockAddr};
 use rustc_hash::FxHashMap;
 
 use crate::containers::ContainerIndex;
@@ -108,8 +108,74 @@ pub struct Store {
     ctx_map: FxHashMap<Context, u32>,
     /// First and last time each context was seen.
     ctx_seen: Vec<(u64, u64)>,
+    /// Container of each context's cgroup (the container column of most events).
+    ctx_container: Vec<u16>,
     /// Events per kind.
     kind_counts: Vec<u64>,
+}
+
+/// Replaces the string ids of an event's fields through `map`.
+fn remap_strings(d: &mut EventData<StrId>, map: &[StrId]) {
+    let m = |s: &mut StrId| *s = map.get(*s as usize).copied().unwrap_or(*s);
+    let addr = |a: &mut SockAddr<StrId>| {
+        if let SockAddr::Unix { path } = a {
+            m(path);
+        }
+    };
+    match d {
+        EventData::Exec { filename, argv } => {
+            m(filename);
+            argv.iter_mut().for_each(m);
+        }
+        EventData::Mount(a) => {
+            m(&mut a.source);
+            m(&mut a.target);
+            m(&mut a.fstype);
+            m(&mut a.data);
+        }
+        EventData::Umount { target, .. } => m(target),
+        EventData::PivotRoot { new_root, put_old } => {
+            m(new_root);
+            m(put_old);
+        }
+        EventData::Chroot { path }
+        | EventData::FileIo { path, .. }
+        | EventData::CgroupAttach { path, .. }
+        | EventData::CgroupMkdir { path, .. } => m(path),
+        EventData::Openat(a) | EventData::Openat2(a) => m(&mut a.path),
+        EventData::Mkdir(a) | EventData::Mkdirat(a) => m(&mut a.path),
+        EventData::Bind(a)
+        | EventData::Accept(a)
+        | EventData::Accept4(a)
+        | EventData::Connect(a) => {
+            addr(&mut a.addr);
+        }
+        EventData::Docker(d) => {
+            m(&mut d.event_type);
+            m(&mut d.action);
+            m(&mut d.actor_id);
+            for (k, v) in &mut d.attributes {
+                m(k);
+                m(v);
+            }
+        }
+        EventData::ResourceSample(r) => m(&mut r.container_id),
+        EventData::Fork { .. }
+        | EventData::Exit { .. }
+        | EventData::Clone(_)
+        | EventData::Clone3(_)
+        | EventData::Unshare { .. }
+        | EventData::Setns { .. }
+        | EventData::Prctl { .. }
+        | EventData::Seccomp { .. }
+        | EventData::Capset { .. }
+        | EventData::Socket { .. }
+        | EventData::Listen { .. }
+        | EventData::TcpState(_)
+        | EventData::Packet(_)
+        | EventData::Custom { .. }
+        | EventData::Lost { .. } => {}
+    }
 }
 
 /// A container index as stored in the container column.
@@ -255,7 +321,7 @@ impl Store {
         self.ts.partition_point(|&t| t <= ts)
     }
 
-    fn context_id(&mut self, h: &EventHeader<impl AsRef<str>>) -> u32 {
+    fn context_id(&mut self, h: &EventHeader<impl AsRef<str>>, containers: &ContainerIndex) -> u32 {
         let c = Context {
             pid: h.pid,
             tgid: h.tgid,
@@ -268,6 +334,8 @@ impl Store {
         if id == next {
             self.contexts.push(c);
             self.ctx_seen.push((h.ts_nanos, h.ts_nanos));
+            self.ctx_container
+                .push(to_column(containers.by_cgroup(c.cgroup_id)));
         }
         let seen = &mut self.ctx_seen[id as usize];
         seen.0 = seen.0.min(h.ts_nanos);
@@ -277,7 +345,7 @@ impl Store {
 
     /// Appends an event; events must come in time order (see [`Store::insert_events`]).
     pub fn push<S: AsRef<str>>(&mut self, e: &Event<S>, containers: &ContainerIndex) {
-        let ctx = self.context_id(&e.header);
+        let ctx = self.context_id(&e.header, containers);
         let strings = &mut self.strings;
         let Ok(data) = e.data.try_map_strings(&mut |s: &S| {
             Ok::<_, std::convert::Infallible>(strings.intern(s.as_ref()))
@@ -291,7 +359,12 @@ impl Store {
         self.kind.push(kind);
         self.ctx.push(ctx);
         self.result.push(e.result.unwrap_or(NO_RESULT));
-        self.container.push(to_column(containers.for_event(e)));
+        self.container
+            .push(if ContainerIndex::depends_on_fields(&e.data) {
+                to_column(containers.for_event(e))
+            } else {
+                self.ctx_container[ctx as usize]
+            });
         self.data.push(data);
     }
 
@@ -370,6 +443,56 @@ impl Store {
         }
     }
 
+    /// Appends a store of later events (read in parallel): its strings and contexts are
+    /// merged into this one's.
+    pub fn append(&mut self, other: Store) {
+        let strings: Vec<StrId> = other
+            .strings
+            .iter()
+            .map(|s| self.strings.intern(s))
+            .collect();
+        let mut contexts = Vec::with_capacity(other.contexts.len());
+        for (i, c) in other.contexts.iter().enumerate() {
+            let c = Context {
+                comm: strings[c.comm as usize],
+                ..*c
+            };
+            let next = u32::try_from(self.contexts.len()).unwrap_or(u32::MAX);
+            let id = *self.ctx_map.entry(c).or_insert(next);
+            let (first, last) = other.ctx_seen[i];
+            if id == next {
+                self.contexts.push(c);
+                self.ctx_seen.push((first, last));
+                self.ctx_container.push(other.ctx_container[i]);
+            } else {
+                let seen = &mut self.ctx_seen[id as usize];
+                seen.0 = seen.0.min(first);
+                seen.1 = seen.1.max(last);
+            }
+            contexts.push(id);
+        }
+        if self.kind_counts.is_empty() {
+            self.kind_counts = vec![0; Kind::COUNT];
+        }
+        for (mine, theirs) in self.kind_counts.iter_mut().zip(&other.kind_counts) {
+            *mine += theirs;
+        }
+        self.ts.extend_from_slice(&other.ts);
+        self.kind.extend_from_slice(&other.kind);
+        self.ctx
+            .extend(other.ctx.iter().map(|&c| contexts[c as usize]));
+        self.result.extend_from_slice(&other.result);
+        self.container.extend_from_slice(&other.container);
+        let identity = strings.iter().enumerate().all(|(i, &s)| i as StrId == s);
+        self.data.reserve(other.data.len());
+        for mut d in other.data {
+            if !identity {
+                remap_strings(&mut d, &strings);
+            }
+            self.data.push(d);
+        }
+    }
+
     /// Attributes every event to a container again (the session's containers changed).
     pub fn attribute_containers(&mut self, containers: &ContainerIndex) {
         let by_ctx: Vec<u16> = self
@@ -377,6 +500,7 @@ impl Store {
             .iter()
             .map(|c| to_column(containers.by_cgroup(c.cgroup_id)))
             .collect();
+        self.ctx_container.clone_from(&by_ctx);
         for i in 0..self.len() {
             self.container[i] = match &self.data[i] {
                 EventData::Docker(d) => to_column(containers.by_id(self.strings.get(d.actor_id))),
@@ -433,6 +557,39 @@ mod tests {
         assert!(store.strings.len() < 100, "{}", store.strings.len());
         assert!(store.contexts().len() < 50);
         assert!(size_of::<EventData<StrId>>() <= 32);
+    }
+
+    #[test]
+    fn stores_read_in_parts_append_to_the_same_store() {
+        let events = Generator::new(9).take(6_000);
+        let containers = ContainerIndex::default();
+        let mut whole = Store::default();
+        for e in &events {
+            whole.push(e, &containers);
+        }
+        let mut first = Store::default();
+        let mut second = Store::default();
+        // The second part meets its strings in another order.
+        for e in events[3_000..].iter().rev() {
+            second.push(e, &containers);
+        }
+        let mut second_in_order = Store::default();
+        for e in &events[3_000..] {
+            second_in_order.strings.intern(second.strings.get(0));
+            second_in_order.push(e, &containers);
+        }
+        for e in &events[..3_000] {
+            first.push(e, &containers);
+        }
+        first.append(second_in_order);
+        assert_eq!(first.len(), whole.len());
+        for i in 0..whole.len() as u32 {
+            assert_eq!(first.to_event(i), whole.to_event(i));
+        }
+        assert_eq!(first.contexts().len(), whole.contexts().len());
+        for k in Kind::ALL {
+            assert_eq!(first.kind_count(*k), whole.kind_count(*k));
+        }
     }
 
     #[test]
