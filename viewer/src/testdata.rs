@@ -79,6 +79,12 @@ const DOCKERD: Task = Task {
     cgroup_id: 1,
     ns: HOST_NS,
 };
+const UNTAR: Task = Task {
+    pid: 150,
+    comm: "docker-untar",
+    cgroup_id: 1,
+    ns: HOST_NS,
+};
 const CONTAINERD: Task = Task {
     pid: 200,
     comm: "containerd",
@@ -268,6 +274,35 @@ pub fn sample_events() -> Vec<Event> {
             payload: b"GET /v2/nginx/manifests/test HTTP/1.1\r\nHost: localhost:5000\r\n".to_vec(),
         })),
     ));
+    // Docker unpacks a layer in a helper that first moves its root into the layer's
+    // directory: its paths are inside the layer.
+    v.push(ev(
+        ms(20),
+        &DOCKERD,
+        None,
+        D::Fork {
+            parent_pid: 100,
+            parent_tgid: 100,
+            child_pid: 150,
+            child_tgid: 150,
+        },
+    ));
+    v.push(ev(
+        ms(21),
+        &UNTAR,
+        Some(0),
+        D::PivotRoot {
+            new_root: layer_dir(1).into(),
+            put_old: layer_dir(1).into(),
+        },
+    ));
+    v.push(ev(
+        ms(22),
+        &UNTAR,
+        Some(5),
+        open("/usr/share/nginx/html/index.html", 0o1 | 0o100 | 0o1000),
+    ));
+    v.push(ev(ms(24), &UNTAR, None, D::Exit { code: 0 }));
     for i in 0..3u32 {
         let t = 40 + u64::from(i) * 60;
         v.push(ev(
@@ -547,7 +582,7 @@ pub fn sample_events() -> Vec<Event> {
         ms(430),
         &NGINX,
         Some(3),
-        open(&format!("{}/etc/nginx/nginx.conf", layer_dir(2)), 0o2000000),
+        open("/etc/nginx/nginx.conf", 0o2000000),
     ));
     v.push(ev(
         ms(431),

@@ -174,23 +174,39 @@ fn text_filter_help_and_container_panel() {
     h.get_by_label("↳ the call failed");
     h.get_by_label("-2 (ENOENT)");
 
-    // The overlay path of a layer is named in the details.
+    // Where a path is: Docker's unpack helper moved its root into a layer's directory, so
+    // its /usr/share/nginx/html/index.html is in that layer.
     h.get_by_label("clear").click();
     h.run();
-    let v = viewer(&h);
-    let conf = (0..v.session.store.len() as u32)
-        .find(|&i| {
-            v.session.store.kind_of(i) == Kind::Openat
-                && v.session.store.tgid_of(i) == 410
-                && v.session.store.result_of(i) == Some(3)
-        })
-        .unwrap();
+    let find = |h: &Harness<'_, ViewerApp>, tgid: u32, result: i64| {
+        let v = viewer(h);
+        (0..v.session.store.len() as u32)
+            .find(|&i| {
+                v.session.store.kind_of(i) == Kind::Openat
+                    && v.session.store.tgid_of(i) == tgid
+                    && v.session.store.result_of(i) == Some(result)
+            })
+            .unwrap()
+    };
+    let untar = find(&h, 150, 5);
+    h.state_mut()
+        .viewer_mut()
+        .unwrap()
+        .apply(beefine_viewer::state::Command::Select(untar));
+    h.run();
+    h.get_by_label_contains("↳ layer 2 of 3 of localhost:5000/nginx:test (d1); on the host");
+    // nginx, inside the container after runc's pivot_root("."), opens its configuration:
+    // the path is under the container's merged directory.
+    let conf = find(&h, 410, 3);
     h.state_mut()
         .viewer_mut()
         .unwrap()
         .apply(beefine_viewer::state::Command::Select(conf));
     h.run();
-    h.get_by_label_contains("↳ layer 2 of localhost:5000/nginx:test");
+    h.get_by_label_contains(&format!(
+        "↳ inside container web: on the host {}/etc/nginx/nginx.conf",
+        testdata::MERGED_DIR
+    ));
     // The container panel at that time: running, its processes and its mounts so far.
     h.get_by_label("running");
     h.get_by_label_contains("processes alive (1)");

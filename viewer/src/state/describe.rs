@@ -397,12 +397,38 @@ pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         return Vec::new();
     };
     let s = |id: &StrId| store.str(*id);
+    let root = l.roots.root_of(store, idx);
     let path_field = |label: &str, id: &StrId| {
         let p = s(id);
+        let note = match root {
+            Some("/") => l.overlay.describe(p),
+            Some(r) if p.starts_with('/') => {
+                let host = format!("{r}{p}");
+                Some(match l.overlay.describe(&host) {
+                    Some(what) => format!("{what}; on the host {host}"),
+                    None => format!("on the host {host}"),
+                })
+            }
+            Some(_) => None,
+            // runc's pivot_root(".", ".") into the container's root filesystem: the path is
+            // inside the container, on the host under its merged directory.
+            None => match e.container.and_then(|c| l.container(c)) {
+                Some(c) if p.starts_with('/') && c.merged_dir.is_some() => Some(format!(
+                    "inside container {}: on the host {}{p}",
+                    l.container_label(e.container.unwrap_or(0)),
+                    c.merged_dir.as_deref().unwrap_or("")
+                )),
+                _ => Some(
+                    "the process moved its root (pivot_root to a relative path): where this \
+                     is on the host is not known"
+                        .to_owned(),
+                ),
+            },
+        };
         Field {
             label: label.to_owned(),
             value: p.to_owned(),
-            note: l.overlay.describe(p).map(str::to_owned),
+            note,
         }
     };
     let mut f = Vec::new();
@@ -537,7 +563,7 @@ pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
                                 f.push(Field {
                                     label: key.to_owned(),
                                     value: d.to_owned(),
-                                    note: Some(what.to_owned()),
+                                    note: Some(what),
                                 });
                             }
                         }

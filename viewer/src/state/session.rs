@@ -6,12 +6,14 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
+use beefine_schema::paths::{LayerIndex, RootTracker};
 use beefine_schema::{
-    Component, Container, Event, EventData, Image, Kind, Layer, Loss, Meta, Namespaces, Process,
-    Query, Sample, Session, Status, TailCursor,
+    Component, Container, Event, EventData, EventHeader, Image, Kind, Layer, Loss, Meta,
+    Namespaces, Process, Query, Sample, Session, Status, TailCursor,
 };
+use rustc_hash::FxHashMap;
 
-use super::store::{EventIdx, Store};
+use super::store::{EventIdx, Store, StrId};
 use crate::containers::ContainerIndex;
 use crate::format;
 
@@ -52,6 +54,8 @@ pub struct LoadedSession {
     /// Component of each process context of the store.
     pub ctx_component: Vec<ComponentIdx>,
     pub overlay: OverlayIndex,
+    /// Roots of processes that changed theirs, to place their paths on the host.
+    pub roots: Roots,
     /// Mount-table changes (mount, umount, pivot_root, chroot) of each container.
     pub container_mounts: Vec<Vec<EventIdx>>,
     /// How long reading the file and building the store took.
@@ -174,6 +178,7 @@ impl LoadedSession {
             damage: Vec::new(),
             ctx_component: Vec::new(),
             overlay: OverlayIndex::default(),
+            roots: Roots::default(),
             container_mounts: Vec::new(),
             load_millis: 0,
         };
@@ -221,6 +226,7 @@ impl LoadedSession {
 
     /// Rebuilds the derived indexes for events from `from` on (after events were added).
     pub fn index_from(&mut self, from: usize) {
+        self.roots.follow(&mut self.store, from);
         // Components of new contexts.
         let by_pid = {
             let mut m: HashMap<u32, Vec<usize>> = HashMap::new();
@@ -532,33 +538,16 @@ fn derive_processes(store: &Store, containers: &ContainerIndex) -> Vec<Process> 
 /// Directories of image layers and container filesystems, to say where a path lives.
 #[derive(Debug, Default, Clone)]
 pub struct OverlayIndex {
-    /// (directory, description), longest first.
+    layers: LayerIndex,
+    /// Container directories (upper, merged, work, lower dirs that are no known layer) with
+    /// what they are, longest first.
     dirs: Vec<(String, String)>,
 }
 
 impl OverlayIndex {
     pub fn new(layers: &[Layer], images: &[Image], containers: &[Container]) -> Self {
+        let layer_index = LayerIndex::new(images, layers);
         let mut dirs = Vec::new();
-        let reference = |image_id: &str| {
-            images.iter().find(|i| i.image_id == image_id).map_or_else(
-                || format::short_id(image_id).to_owned(),
-                |i| i.reference.clone(),
-            )
-        };
-        let mut layer_dirs = HashMap::new();
-        for l in layers {
-            if let Some(dir) = &l.overlay_dir {
-                let what = format!(
-                    "layer {} of {} ({}, {})",
-                    l.layer_index,
-                    reference(&l.image_id),
-                    format::short_id(&l.diff_id),
-                    format::bytes(l.size_bytes)
-                );
-                layer_dirs.insert(dir.clone(), what.clone());
-                dirs.push((dir.clone(), what));
-            }
-        }
         for c in containers {
             let name = if c.name.is_empty() {
                 c.short_id().to_owned()
@@ -585,33 +574,137 @@ impl OverlayIndex {
             }
             let n = c.lower_dirs.len();
             for (i, d) in c.lower_dirs.iter().enumerate() {
-                if !layer_dirs.contains_key(d) {
+                if layer_index.layer_of(d).is_none() {
                     // lowerdir lists the top layer first.
                     dirs.push((
                         d.clone(),
-                        format!("image layer {} of container {name} (lowerdir)", n - 1 - i),
+                        format!("image layer {} of container {name} (lowerdir)", n - i),
                     ));
                 }
             }
         }
         dirs.retain(|(d, _)| !d.is_empty());
+        for (d, _) in &mut dirs {
+            while d.len() > 1 && d.ends_with('/') {
+                d.pop();
+            }
+        }
         dirs.sort_by_key(|(d, _)| std::cmp::Reverse(d.len()));
-        Self { dirs }
+        Self {
+            layers: layer_index,
+            dirs,
+        }
     }
 
-    /// What the directory holding `path` is, if it is a layer or container directory.
-    pub fn describe(&self, path: &str) -> Option<&str> {
-        self.dirs
-            .iter()
-            .find(|(dir, _)| {
-                path.strip_prefix(dir.as_str())
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            })
-            .map(|(_, what)| what.as_str())
+    /// What the directory holding the host path `path` is: an image layer or a container
+    /// directory.
+    pub fn describe(&self, path: &str) -> Option<String> {
+        let container_dir = self.dirs.iter().find(|(dir, _)| {
+            path.strip_prefix(dir.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        });
+        // Layer and container directories are never inside one another.
+        match self.layers.layer_of(path) {
+            Some(l) => Some(match &l.digest {
+                Some(d) => format!("{l} ({})", format::short_id(d)),
+                None => l.to_string(),
+            }),
+            None => container_dir.map(|(_, what)| what.clone()),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.dirs.is_empty()
+        self.layers.is_empty() && self.dirs.is_empty()
+    }
+}
+
+/// Host roots of processes that changed theirs (Docker's unpack helper, runc), followed
+/// through the events, so that a path an event names can be placed on the host.
+#[derive(Debug, Default, Clone)]
+pub struct Roots {
+    tracker: RootTracker,
+    /// Events with a path whose process had another root than the host's: the root
+    /// (interned), or `None` when it is unknown (a relative pivot_root).
+    by_event: FxHashMap<EventIdx, Option<StrId>>,
+    /// Events up to here were followed.
+    followed: usize,
+}
+
+impl Roots {
+    /// The root directory of the event's process on the host: `Some("/")` for the host's,
+    /// `None` when unknown.
+    pub fn root_of<'s>(&self, store: &'s Store, idx: EventIdx) -> Option<&'s str> {
+        match self.by_event.get(&idx) {
+            None => Some("/"),
+            Some(None) => None,
+            Some(Some(id)) => Some(store.str(*id)),
+        }
+    }
+
+    /// Follows the events from `from` on (from the start when `from` is before what was
+    /// followed: late events changed the order).
+    fn follow(&mut self, store: &mut Store, from: usize) {
+        if from < self.followed || from == 0 {
+            *self = Self::default();
+        }
+        let kinds = store.kinds().to_vec();
+        for (i, kind) in kinds.iter().enumerate().skip(self.followed) {
+            let idx = i as EventIdx;
+            let has_path = matches!(
+                kind,
+                Kind::Exec
+                    | Kind::Openat
+                    | Kind::Openat2
+                    | Kind::Mkdir
+                    | Kind::Mkdirat
+                    | Kind::FileIo
+                    | Kind::Chroot
+                    | Kind::Mount
+                    | Kind::Umount
+                    | Kind::PivotRoot
+            );
+            let changes_roots = matches!(
+                kind,
+                Kind::Fork | Kind::Exit | Kind::PivotRoot | Kind::Chroot
+            );
+            if !has_path && !changes_roots {
+                continue;
+            }
+            let tgid = store.tgid_of(idx);
+            if has_path {
+                match self.tracker.root(tgid) {
+                    Some("/") => {}
+                    Some(root) => {
+                        let root = root.to_owned();
+                        let id = store.strings.intern(&root);
+                        self.by_event.insert(idx, Some(id));
+                    }
+                    None => {
+                        self.by_event.insert(idx, None);
+                    }
+                }
+            }
+            if changes_roots && let Some(e) = store.get(idx) {
+                let data = e.data.try_map_strings(&mut |&s: &StrId| {
+                    Ok::<_, std::convert::Infallible>(store.str(s))
+                });
+                let Ok(data) = data;
+                let event = Event {
+                    header: EventHeader {
+                        ts_nanos: e.ts_nanos,
+                        pid: e.ctx.pid,
+                        tgid: e.ctx.tgid,
+                        comm: store.comm(e.ctx),
+                        cgroup_id: e.ctx.cgroup_id,
+                        ns: e.ctx.ns,
+                    },
+                    result: e.result,
+                    data,
+                };
+                self.tracker.observe(&event);
+            }
+        }
+        self.followed = kinds.len();
     }
 }
 
