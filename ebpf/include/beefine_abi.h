@@ -72,7 +72,9 @@ enum bf_counter {
 	BF_COUNTER_RINGBUF_FULL = 0,
 	/* Files whose I/O could not be summed because the table was full. */
 	BF_COUNTER_FILEIO_FULL = 1,
-	BF_COUNTER_COUNT = 2,
+	/* Syscalls not recorded because no per-task storage could be allocated. */
+	BF_COUNTER_INFLIGHT_FULL = 2,
+	BF_COUNTER_COUNT = 3,
 };
 
 struct bf_header {

@@ -90,9 +90,10 @@ impl RecordKind {
 pub enum Counter {
     RingbufFull = 0,
     FileioFull = 1,
+    InflightFull = 2,
 }
 
-pub const COUNTER_COUNT: u32 = 2;
+pub const COUNTER_COUNT: u32 = 3;
 
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
 #[repr(C)]

@@ -127,7 +127,7 @@ impl Worker {
         for (counter, cpu, count) in self.losses.poll(&self.capture.counters) {
             let source = match counter {
                 Counter::RingbufFull => LossSource::RingBuffer,
-                Counter::FileioFull => LossSource::Recorder,
+                Counter::FileioFull | Counter::InflightFull => LossSource::Recorder,
             };
             self.stats.lost.fetch_add(count, Ordering::Relaxed);
             let _ = self.tx.send(SessionMsg::Loss(beefine_schema::Loss {
@@ -196,7 +196,7 @@ pub fn run(
         let ready = {
             let fd = w.capture.ring.as_fd();
             let mut fds = [PollFd::new(fd, PollFlags::POLLIN)];
-            poll(&mut fds, PollTimeout::from(50u16)).unwrap_or(0)
+            poll(&mut fds, PollTimeout::from(20u16)).unwrap_or(0)
         };
         if ready > 0 {
             w.drain();

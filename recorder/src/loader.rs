@@ -99,6 +99,8 @@ pub fn load<'a>(
 ) -> Result<Ebpf> {
     let mut loader = EbpfLoader::new();
     loader.verifier_log_level(VerifierLogLevel::DEBUG | VerifierLogLevel::STATS);
+    // Maps user space never opens (task storage) are created all the same.
+    loader.allow_unsupported_maps();
     configure(&mut loader);
     loader
         .load(elf)

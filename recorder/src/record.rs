@@ -276,6 +276,15 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     probes::join_custom(custom_threads);
     drop(ebpf);
     drop(tracked);
+    let cpu = crate::stats::own_cpu();
+    let _ = tx.send(SessionMsg::Meta {
+        key: "recorder_cpu_user_nanos",
+        value: cpu.user_nanos.to_string(),
+    });
+    let _ = tx.send(SessionMsg::Meta {
+        key: "recorder_cpu_sys_nanos",
+        value: cpu.sys_nanos.to_string(),
+    });
     let _ = tx.send(SessionMsg::Finish { end_ts_nanos });
     drop(tx);
     let summary = session_thread
@@ -290,7 +299,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     ownership::hand_over(&path)?;
     eprint!(
         "{}",
-        status::summary(&path, started.elapsed(), &summary, &stats)
+        status::summary(&path, started.elapsed(), &summary, &stats, cpu)
     );
     if interrupted && exit_code == 0 && args.command.is_empty() {
         exit_code = 0;

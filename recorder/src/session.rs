@@ -42,6 +42,11 @@ pub enum SessionMsg {
     Sample(Box<Sample>),
     DaemonSample(DaemonSample),
     Probe(Box<Probe>),
+    /// A metadata value (written with the next commit).
+    Meta {
+        key: &'static str,
+        value: String,
+    },
     /// Write everything and finish at this boot-clock time.
     Finish {
         end_ts_nanos: u64,
@@ -159,6 +164,7 @@ impl SessionBuilder {
             SessionMsg::Sample(s) => self.writer.resource_sample(&s)?,
             SessionMsg::DaemonSample(d) => self.writer.daemon_sample(&d)?,
             SessionMsg::Probe(p) => self.writer.upsert_probe(&p)?,
+            SessionMsg::Meta { key, value } => self.writer.set_meta(key, &value)?,
             SessionMsg::Finish { .. } => {}
         }
         Ok(())

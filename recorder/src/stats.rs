@@ -13,3 +13,24 @@ pub struct Stats {
     /// Containers seen.
     pub containers: AtomicU64,
 }
+
+/// CPU time the recorder used (all its threads).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Cpu {
+    pub user_nanos: u64,
+    pub sys_nanos: u64,
+}
+
+/// This process's CPU time so far.
+pub fn own_cpu() -> Cpu {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let nanos =
+        |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000_000 + t.tv_usec() as u64 * 1000;
+    getrusage(UsageWho::RUSAGE_SELF).map_or_else(
+        |_| Cpu::default(),
+        |u| Cpu {
+            user_nanos: nanos(u.user_time()),
+            sys_nanos: nanos(u.system_time()),
+        },
+    )
+}

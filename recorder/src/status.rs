@@ -72,7 +72,13 @@ pub fn clear_line() {
 }
 
 /// The end-of-recording summary.
-pub fn summary(path: &Path, duration: Duration, s: &WriteSummary, stats: &Stats) -> String {
+pub fn summary(
+    path: &Path,
+    duration: Duration,
+    s: &WriteSummary,
+    stats: &Stats,
+    cpu: crate::stats::Cpu,
+) -> String {
     let mut out = String::new();
     let lost = stats.lost.load(Ordering::Relaxed);
     out.push_str(&format!(
@@ -103,6 +109,13 @@ pub fn summary(path: &Path, duration: Duration, s: &WriteSummary, stats: &Stats)
         } else {
             ""
         }
+    ));
+    let cpu_secs = (cpu.user_nanos + cpu.sys_nanos) as f64 / 1e9;
+    out.push_str(&format!(
+        "  recorder CPU: {cpu_secs:.2} s ({:.0}% of one core; user {:.2} s, system {:.2} s)\n",
+        100.0 * cpu_secs / duration.as_secs_f64().max(1e-3),
+        cpu.user_nanos as f64 / 1e9,
+        cpu.sys_nanos as f64 / 1e9,
     ));
     let malformed = stats.malformed.load(Ordering::Relaxed);
     if malformed > 0 {
