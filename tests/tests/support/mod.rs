@@ -111,7 +111,7 @@ pub const OUR_PROGRAMS: &[&str] = &[
 pub const OUR_MAPS: &[&str] = &[
     "BF_EVENTS",
     "BF_TRACKED",
-    "BF_INFLIGHT",
+    "BF_TASK",
     "BF_FILEIO",
     "BF_COUNTERS",
     "BF_SCRATCH",
