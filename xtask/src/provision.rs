@@ -54,6 +54,7 @@ pub const PACKAGES: &[(&str, &str)] = &[
 ];
 
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+pub const DOCKER_PIDFILE: &str = "/var/run/docker.pid";
 pub const TRACEFS: &str = "/sys/kernel/tracing";
 pub const REGISTRY_ADDR: &str = "127.0.0.1:5000";
 pub const REGISTRY_STORAGE: &str = "/var/lib/beefine/registry";
@@ -177,6 +178,32 @@ fn dockerd(started: &mut Started) -> Result<()> {
     }
     if !util::have("dockerd") {
         bail!("dockerd not found: `apt-get install docker.io`");
+    }
+    // A dockerd that was killed leaves its pid file; dockerd refuses to start while that
+    // pid belongs to a live process, which after a while may be any process.
+    if let Some(pid) = fs::read_to_string(DOCKER_PIDFILE)
+        .ok()
+        .and_then(|t| t.trim().parse::<u32>().ok())
+    {
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() == "dockerd" {
+            println!("dockerd (pid {pid}) runs but does not answer yet; waiting for it");
+            let begin = Instant::now();
+            while begin.elapsed() < Duration::from_secs(60) {
+                if docker_answers() {
+                    println!("dockerd answers on {DOCKER_SOCKET}");
+                    return Ok(());
+                }
+                sleep(Duration::from_millis(500));
+            }
+            bail!(
+                "dockerd (pid {pid}, not started by xtask) does not answer on {DOCKER_SOCKET}: \
+                 stop it (`kill {pid}`) and run `cargo xtask provision` again"
+            );
+        }
+        println!("removing the stale {DOCKER_PIDFILE} (pid {pid} is not a dockerd)");
+        fs::remove_file(DOCKER_PIDFILE)
+            .with_context(|| format!("removing the stale {DOCKER_PIDFILE}"))?;
     }
     let log = util::xtask_dir()?.join("dockerd.log");
     started.spawn("dockerd", Command::new("dockerd"), &log)?;

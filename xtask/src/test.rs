@@ -40,10 +40,18 @@ struct Counts {
     passed: u64,
     failed: u64,
     ignored: u64,
+    /// Names of the failed tests (`test NAME ... FAILED`).
+    failures: Vec<String>,
 }
 
 impl Counts {
     fn add_line(&mut self, line: &str) {
+        if let Some(name) = line
+            .strip_prefix("test ")
+            .and_then(|l| l.strip_suffix(" ... FAILED"))
+        {
+            self.failures.push(name.to_string());
+        }
         let Some(rest) = line.trim().strip_prefix("test result: ") else {
             return;
         };
@@ -109,11 +117,7 @@ pub fn main(args: &Args) -> Result<()> {
         Ok(Outcome::Passed)
     });
     step("cargo test --workspace (unprivileged)", &mut || {
-        cargo_test(
-            &["--workspace", "--exclude", "beefine_tests"],
-            &[],
-            &mut counts,
-        )
+        cargo_test(UNPRIVILEGED, &[], &mut counts)
     });
     if args.skip_privileged {
         step("cargo test -p beefine_tests", &mut || {
@@ -137,7 +141,7 @@ pub fn main(args: &Args) -> Result<()> {
     for s in &steps {
         let (mark, note) = match &s.outcome {
             Outcome::Passed => ("ok", String::new()),
-            Outcome::Failed(why) => ("FAILED", first_line(why)),
+            Outcome::Failed(why) => ("FAILED", short_reason(why)),
             Outcome::Skipped(why) => ("skipped", why.clone()),
         };
         println!(
@@ -157,6 +161,12 @@ pub fn main(args: &Args) -> Result<()> {
             services.join(", ")
         );
     }
+    if !counts.failures.is_empty() {
+        println!("  failed tests:");
+        for name in &counts.failures {
+            println!("    {name}");
+        }
+    }
     println!("  total {}", util::human(begin.elapsed()));
     let line = format!("{} passed, {} failed", counts.passed, counts.failed);
     println!("tests: {line}");
@@ -172,6 +182,15 @@ pub fn main(args: &Args) -> Result<()> {
     Ok(())
 }
 
+/// What the summary says of a failure: the command's exit status when a command failed
+/// (the step's name says which command), else the error's first line.
+fn short_reason(text: &str) -> String {
+    match text.rfind("` failed (") {
+        Some(i) if text.starts_with('`') => text[i + 2..].to_string(),
+        _ => first_line(text),
+    }
+}
+
 fn first_line(s: &str) -> String {
     let line = s.lines().next().unwrap_or_default();
     if line.len() > 100 {
@@ -181,10 +200,14 @@ fn first_line(s: &str) -> String {
     }
 }
 
-/// `cargo test ARGS -- HARNESS_ARGS`, echoing its output and adding up its test counts.
+/// Arguments of the unprivileged `cargo test`.
+const UNPRIVILEGED: &[&str] = &["--workspace", "--exclude", "beefine_tests"];
+
+/// `cargo test --no-fail-fast ARGS -- HARNESS_ARGS`, echoing its output and adding up its
+/// test counts. Every test binary runs even after one fails.
 fn cargo_test(args: &[&str], harness: &[&str], counts: &mut Counts) -> Result<Outcome> {
     let mut cmd = util::cargo();
-    cmd.arg("test").args(args);
+    cmd.args(["test", "--no-fail-fast"]).args(args);
     if !harness.is_empty() {
         cmd.arg("--").args(harness);
     }
@@ -238,8 +261,14 @@ fn format_version(p: &Path) -> u32 {
 /// `beefine-view --screenshot OUT.png FILE` under Xvfb; the PNG must exist and show more
 /// than one colour. Skipped while the viewer has no `--screenshot`.
 fn screenshot() -> Result<Outcome> {
-    util::run(util::cargo().args(["build", "-p", "beefine_viewer"]))?;
+    // The unprivileged test run builds beefine-view for the viewer's integration tests;
+    // building it the same way reuses that build (a plain `cargo build -p beefine_viewer`
+    // resolves other features and rebuilds much of the workspace).
     let viewer = util::target_dir().join("debug").join("beefine-view");
+    util::run(util::cargo().arg("test").args(UNPRIVILEGED).arg("--no-run"))?;
+    if !viewer.is_file() {
+        util::run(util::cargo().args(["build", "-p", "beefine_viewer"]))?;
+    }
     let help = Command::new(&viewer)
         .arg("--help")
         .output()
@@ -292,13 +321,27 @@ mod tests {
         c.add_line("test result: ok. 12 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
         c.add_line("test result: FAILED. 3 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 1.00s");
         c.add_line("test something ... ok");
+        c.add_line("test registry::pulls ... FAILED");
         assert_eq!(
             c,
             Counts {
                 passed: 15,
                 failed: 2,
-                ignored: 1
+                ignored: 1,
+                failures: vec!["registry::pulls".into()],
             }
+        );
+    }
+
+    #[test]
+    fn summary_reason_of_a_failed_command_is_its_status() {
+        assert_eq!(
+            short_reason("`cargo fmt --all --check` failed (exit status: 1)"),
+            "failed (exit status: 1)"
+        );
+        assert_eq!(
+            short_reason("dockerd did not answer\nlog tail"),
+            "dockerd did not answer"
         );
     }
 
