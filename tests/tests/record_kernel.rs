@@ -395,3 +395,25 @@ fn nix_kill(pid: u32, signal: &str) {
         .is_ok_and(|s| s.success());
     assert!(ok, "kill -{signal} {pid}");
 }
+
+#[test]
+fn through_sudo_the_session_belongs_to_the_invoking_user() {
+    require_root();
+    use std::os::unix::fs::MetadataExt;
+    let scratch = Scratch::new("kernel-sudo");
+    let out = support::recorder(&scratch, "mine", &["--grace", "0"], &["true"])
+        .env("SUDO_UID", "65534")
+        .env("SUDO_GID", "65534")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = std::fs::metadata(scratch.session("mine")).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+    assert_eq!(meta.mode() & 0o777, 0o600);
+    // Nothing of the WAL is left beside it.
+    assert!(!scratch.dir.join("mine.beefine-wal").exists());
+}
