@@ -173,6 +173,10 @@ pub struct StartOptions {
     pub blocking: bool,
     /// Ignore remembered settings (screenshots, tests).
     pub fresh: bool,
+    /// Where to put the cursor, in seconds from the start of the session.
+    pub at_seconds: Option<f64>,
+    /// Show only these kinds (by name).
+    pub kinds: Option<Vec<beefine_schema::Kind>>,
 }
 
 pub struct ViewerApp {
@@ -185,6 +189,8 @@ pub struct ViewerApp {
     focus_text: bool,
     screenshot: Option<ScreenshotJob>,
     fresh: bool,
+    /// Cursor time asked for on the command line, applied once the session is loaded.
+    start_at: Option<f64>,
     /// The bundled session written to a temporary file, removed on exit.
     bundled: Option<PathBuf>,
     ctx: Option<Context>,
@@ -207,7 +213,10 @@ impl ViewerApp {
 
     /// An app without a window (tests): `ctx` is used to wake the window when a background
     /// load finishes.
-    pub fn start(ctx: Option<Context>, settings: Settings, opts: StartOptions) -> Self {
+    pub fn start(ctx: Option<Context>, mut settings: Settings, opts: StartOptions) -> Self {
+        if let Some(kinds) = &opts.kinds {
+            settings.filter.only_kinds(kinds);
+        }
         let mut app = Self {
             state: AppState::Failed(LoadError {
                 path: PathBuf::new(),
@@ -225,6 +234,7 @@ impl ViewerApp {
                 result: opts.screenshot_result.unwrap_or_default(),
             }),
             fresh: opts.fresh,
+            start_at: opts.at_seconds,
             bundled: None,
             ctx,
             tail_errors: Vec::new(),
@@ -267,13 +277,17 @@ impl ViewerApp {
         };
     }
 
-    fn new_viewer(&self, loaded: LoadedSession) -> Viewer {
+    fn new_viewer(&mut self, loaded: LoadedSession) -> Viewer {
         let live = loaded.status == Status::Live;
         let mut v = Viewer::new(loaded, self.settings.filter.clone());
         if let Some(speed) = self.settings.speed {
             v.time.speed = speed;
         }
-        if live {
+        if let Some(secs) = self.start_at.take() {
+            let ts = v.session.origin() as f64 + secs * 1e9;
+            v.apply(Command::SetCursor(ts.max(0.0) as u64));
+            v.time.ensure_visible(v.time.cursor());
+        } else if live {
             v.apply(Command::SetFollow(true));
         }
         v

@@ -11,6 +11,7 @@ Examples:
   beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers
   beefine-view export run.beefine --format jsonl -o run.jsonl
   beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"mount\")'
+  beefine-view run.beefine --kinds mount,umount,pivot_root --at 3.2
   xvfb-run -a -s '-screen 0 1600x900x24' beefine-view --screenshot out.png run.beefine";
 
 /// Replays a Beefine session: what the kernel and the Docker daemon did while containers
@@ -36,6 +37,14 @@ pub struct Cli {
     /// Render the window for FILE, save it as a PNG and exit (works under Xvfb)
     #[arg(long, value_name = "OUT.png")]
     pub screenshot: Option<PathBuf>,
+
+    /// Put the cursor at this time (seconds from the start of the session)
+    #[arg(long, value_name = "SECONDS")]
+    pub at: Option<f64>,
+
+    /// Show only these kinds (comma-separated names, as in `export`: mount,setns,…)
+    #[arg(long, value_name = "KINDS", value_delimiter = ',')]
+    pub kinds: Option<Vec<String>>,
 
     /// Window size in points, as WIDTHxHEIGHT
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
@@ -125,5 +134,10 @@ mod tests {
             Cli::try_parse_from(["beefine-view", "--screenshot", "o.png", "a.beefine"]).unwrap();
         assert_eq!(cli.size, (1600.0, 900.0));
         assert!(Cli::try_parse_from(["beefine-view", "--size", "12", "a"]).is_err());
+        let cli =
+            Cli::try_parse_from(["beefine-view", "--kinds", "mount,setns", "--at", "1.5", "a"])
+                .unwrap();
+        assert_eq!(cli.kinds.unwrap(), ["mount", "setns"]);
+        assert_eq!(cli.at, Some(1.5));
     }
 }

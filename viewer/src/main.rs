@@ -106,8 +106,26 @@ fn run_window(cli: Cli) -> anyhow::Result<ExitCode> {
             std::process::id()
         )));
     }
+    let kinds = match &cli.kinds {
+        None => None,
+        Some(names) => Some(
+            names
+                .iter()
+                .map(|n| {
+                    beefine_schema::Kind::from_name(n.trim()).ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "--kinds: {n:?} is not a kind; the kinds are {}",
+                            info::kind_names()
+                        )
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?,
+        ),
+    };
     let start = StartOptions {
         path: cli.file,
+        at_seconds: cli.at,
+        kinds,
         fresh: screenshot.is_some(),
         screenshot: screenshot.clone(),
         screenshot_result: Some(result.clone()),

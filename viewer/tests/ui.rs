@@ -280,3 +280,37 @@ fn playback_moves_the_cursor_and_the_selection() {
     h.step();
     assert!(!viewer(&h).time.playing);
 }
+
+#[test]
+fn filters_and_speed_are_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sample(dir.path());
+    let mut h = harness(Some(path.clone()));
+    h.get_by_label("failed calls only (4 shown)").click();
+    h.run();
+    h.state_mut()
+        .viewer_mut()
+        .unwrap()
+        .apply(beefine_viewer::state::Command::SetSpeed(0.25));
+    let saved = h.state().settings();
+    assert!(saved.filter.failed_only);
+    assert_eq!(saved.speed, Some(0.25));
+    // Serialized as eframe stores it (through serde) and read back at the next start.
+    let text = serde_json::to_string(&saved).unwrap();
+    let restored: Settings = serde_json::from_str(&text).unwrap();
+    assert_eq!(restored, saved);
+    let app = ViewerApp::start(
+        None,
+        restored,
+        StartOptions {
+            path: Some(path),
+            blocking: true,
+            fresh: true,
+            ..StartOptions::default()
+        },
+    );
+    let v = app.viewer().unwrap();
+    assert!(v.filter.failed_only);
+    assert_eq!(v.filtered.rows.len(), 4);
+    assert_eq!(v.time.speed, 0.25);
+}
