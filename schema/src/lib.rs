@@ -12,6 +12,7 @@
 //! Everything read from a file is treated as untrusted: bounded decompression, bounded
 //! lengths, errors instead of panics.
 
+pub mod btf;
 pub mod chunk;
 pub mod decode;
 pub mod entities;
