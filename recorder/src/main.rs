@@ -39,10 +39,27 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(code) => std::process::ExitCode::from(code.clamp(0, 255) as u8),
         Err(e) => {
-            eprintln!("beefine-record: {e:#}");
+            eprintln!("beefine-record: {}", report(&e));
             std::process::ExitCode::from(2)
         }
     }
+}
+
+/// The error with its causes, each said once (library errors often repeat their cause).
+fn report(e: &anyhow::Error) -> String {
+    let mut out = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        let bare = text
+            .split_once("Error code ")
+            .and_then(|(_, rest)| rest.split_once(": "))
+            .map_or(text.as_str(), |(_, m)| m);
+        if !out.contains(bare) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+    }
+    out
 }
 
 fn probes_cli(cmd: cli::ProbeCommand) -> anyhow::Result<i32> {

@@ -129,7 +129,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     };
     let (attached, links) =
         loader::attach_all("the built-in probes", &mut ebpf, &sections, &attach)?;
-    let custom = probes::load_custom(&args.probes, &attach, me, trace_all)?;
+    let custom = probes::load_custom(&args.probes, &attach, me, trace_all, &tracked)?;
 
     let stats = Arc::new(Stats::default());
     let (tx, rx) = sync_channel::<SessionMsg>(256);

@@ -353,7 +353,7 @@ impl SessionBuilder {
         if tgid != 0 && e.kind() != Kind::TcpState {
             self.observe_process(&e);
         }
-        self.writer.push(e).context("writing an event")?;
+        self.writer.push(e)?;
         Ok(())
     }
 

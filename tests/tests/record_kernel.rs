@@ -58,10 +58,10 @@ fn records_a_container_start() {
     let (session, events) = events(&path);
     assert_eq!(session.status(), Status::Complete);
     assert_eq!(session.lost_events().unwrap(), 0, "no events lost");
+    let left = leftovers();
     assert!(
-        leftovers().is_empty(),
-        "still loaded after the recorder exited: {:?}",
-        leftovers()
+        left.is_empty(),
+        "still loaded after the recorder exited: {left:?}"
     );
 
     // runc ran.
@@ -307,7 +307,7 @@ fn sigterm_finishes_the_session_and_unloads_everything() {
     std::thread::sleep(Duration::from_millis(1500));
     assert!(child.try_wait().unwrap().is_none(), "still recording");
     assert!(
-        !leftovers().is_empty(),
+        !support::leftovers_now().is_empty(),
         "the probes are loaded while recording"
     );
     nix_kill(child.id(), "TERM");
@@ -416,4 +416,56 @@ fn through_sudo_the_session_belongs_to_the_invoking_user() {
     assert_eq!(meta.mode() & 0o777, 0o600);
     // Nothing of the WAL is left beside it.
     assert!(!scratch.dir.join("mine.beefine-wal").exists());
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_with_a_clear_error_and_keeps_what_was_written() {
+    require_root();
+    let scratch = Scratch::new("kernel-full");
+    let tiny = scratch.dir.join("tiny");
+    std::fs::create_dir_all(&tiny).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .arg(&tiny)
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(mounted, "mounting a small tmpfs");
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _unmount = Unmount(tiny.clone());
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(support::recorder_bin())
+        .args([
+            "--session",
+            "full",
+            "--quiet",
+            "--all",
+            "--duration",
+            "30s",
+            "--out",
+        ])
+        .arg(&tiny)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "it stopped when the disk filled"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("disk is full") && err.contains("stays readable"),
+        "{err}"
+    );
+    let session =
+        beefine_schema::Session::open(&tiny.join("full.beefine")).expect("it still opens");
+    assert!(
+        !session.all_events().unwrap().is_empty(),
+        "what was committed is there"
+    );
+    assert!(leftovers().is_empty(), "{:?}", leftovers());
 }

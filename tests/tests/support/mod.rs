@@ -117,9 +117,24 @@ pub const OUR_MAPS: &[&str] = &[
     "BF_SCRATCH",
 ];
 
-/// Programs and maps of ours still loaded in the kernel, by `bpftool`.
+/// Programs and maps of ours still loaded in the kernel, by `bpftool`. The kernel frees a
+/// program shortly after its last file descriptor closes (after an RCU grace period), so
+/// this waits up to two seconds for them to go.
 #[track_caller]
 pub fn leftovers() -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let found = leftovers_now();
+        if found.is_empty() || std::time::Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// Programs and maps of ours loaded right now.
+#[track_caller]
+pub fn leftovers_now() -> Vec<String> {
     let run = |what: &str| {
         let out = Command::new("bpftool")
             .args(["-j", what, "show"])
