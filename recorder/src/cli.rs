@@ -98,14 +98,16 @@ pub struct RecordArgs {
     /// Interval of container resource samples.
     #[arg(long, value_parser = parse_duration, default_value = "250ms", value_name = "D")]
     pub sample_interval: Duration,
-    /// Pull this image through the Docker API while recording.
+    /// Pull this image through the Docker API while recording (then run the command after --,
+    /// if any).
     #[arg(long, value_name = "IMAGE")]
     pub pull: Option<String>,
     /// Create and start a container of this image while recording (the command after -- is
     /// its command).
     #[arg(long, value_name = "IMAGE")]
     pub run: Option<String>,
-    /// Publish a port of the --run container: [IP:]HOST:CONTAINER (repeatable).
+    /// Publish a port of the --run container: [IP:]HOST:CONTAINER (repeatable; the IP is
+    /// 127.0.0.1 unless given).
     #[arg(long, value_name = "SPEC", requires = "run")]
     pub publish: Vec<String>,
     /// After the --run container started, fetch this loopback URL, then stop the container.

@@ -216,10 +216,15 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     tokio::pin!(watch_session);
 
     let mut exit_code = 0;
-    let mut interrupted = false;
-    // What the recording waits for: the command, the Docker actions, a signal or the clock.
+    // What the recording waits for: the Docker actions, then the command (with --run the
+    // command is the container's), or a signal, or the clock.
+    let runs_container = args.run.is_some();
     let work = async {
-        if !args.command.is_empty() && docker_actions.is_none() {
+        let mut code = None;
+        if let Some(actions) = &docker_actions {
+            code = Some(actions.perform(&docker, &args.command).await?);
+        }
+        if !args.command.is_empty() && !runs_container {
             let (mut child, gate) = gate::spawn(&args.command)?;
             let pid = child
                 .id()
@@ -229,15 +234,15 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             gate.release()?;
             let status = child.wait().await?;
             use std::os::unix::process::ExitStatusExt;
-            Ok::<_, anyhow::Error>(Some(
+            code = Some(
                 status
                     .code()
                     .unwrap_or_else(|| 128 + status.signal().unwrap_or(0)),
-            ))
-        } else if let Some(actions) = &docker_actions {
-            Ok(Some(actions.perform(&docker, &args.command).await?))
-        } else {
-            std::future::pending().await
+            );
+        }
+        match code {
+            Some(c) => Ok::<_, anyhow::Error>(Some(c)),
+            None => std::future::pending().await,
         }
     };
     tokio::select! {
@@ -248,13 +253,13 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             if !args.grace.is_zero() {
                 tokio::select! {
                     _ = tokio::time::sleep(args.grace) => {}
-                    _ = sigint.recv() => interrupted = true,
-                    _ = sigterm.recv() => interrupted = true,
+                    _ = sigint.recv() => {}
+                    _ = sigterm.recv() => {}
                 }
             }
         }
-        _ = sigint.recv() => interrupted = true,
-        _ = sigterm.recv() => interrupted = true,
+        _ = sigint.recv() => {}
+        _ = sigterm.recv() => {}
         () = sleep_until(deadline) => {}
         () = &mut watch_session => {}
     }
@@ -301,8 +306,5 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         "{}",
         status::summary(&path, started.elapsed(), &summary, &stats, cpu)
     );
-    if interrupted && exit_code == 0 && args.command.is_empty() {
-        exit_code = 0;
-    }
     Ok(exit_code)
 }
