@@ -11,6 +11,7 @@ mod gate;
 mod loader;
 mod ownership;
 mod preflight;
+mod probe_cli;
 mod probes;
 mod record;
 mod scope;
@@ -28,7 +29,7 @@ fn main() -> std::process::ExitCode {
         Some(Command::Gate { socket, command }) => {
             gate::run_gate(&socket, &command).map(|n| match n {})
         }
-        Some(Command::Probe(p)) => probes_cli(p),
+        Some(Command::Probe(p)) => probe_cli::run(p),
         None => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -60,18 +61,4 @@ fn report(e: &anyhow::Error) -> String {
         }
     }
     out
-}
-
-fn probes_cli(cmd: cli::ProbeCommand) -> anyhow::Result<i32> {
-    match cmd {
-        cli::ProbeCommand::List => {
-            let sections = loader::program_sections(beefine_ebpf::object())?;
-            println!("Built-in probes ({}):", sections.len());
-            for s in sections {
-                println!("  {:<22} {}", s.name, s.section);
-            }
-            Ok(0)
-        }
-        other => anyhow::bail!("{other:?} is not supported by this build yet"),
-    }
 }

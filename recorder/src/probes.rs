@@ -29,9 +29,9 @@ use std::sync::mpsc::SyncSender;
 
 use anyhow::{Context, Result, anyhow, bail};
 use aya::Ebpf;
+use aya::maps::perf::PerfEvent;
 use aya::maps::perf::PerfEventArrayBuffer;
 use aya::maps::{HashMap, IterableMap, Map, MapData, PerfEventArray, RingBuf};
-use aya::maps::perf::PerfEvent;
 use beefine_schema::btf::{Btf, Field, FieldKind};
 use beefine_schema::{Event, EventData, EventHeader, Loss, LossSource, Namespaces, Probe, Str};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
@@ -55,7 +55,14 @@ pub const RECORD_MARKER: &str = "beefine_record";
 /// The record type without a marker.
 pub const DEFAULT_RECORD: &str = "event";
 /// Names of a first field taken as the record's boot-clock time.
-const TS_NAMES: &[&str] = &["ts_nanos", "ts_ns", "ts", "timestamp", "timestamp_ns", "time_ns"];
+const TS_NAMES: &[&str] = &[
+    "ts_nanos",
+    "ts_ns",
+    "ts",
+    "timestamp",
+    "timestamp_ns",
+    "time_ns",
+];
 /// Longest record stored; longer ones are cut (and counted as malformed).
 pub const MAX_RECORD_BYTES: usize = 64 << 10;
 /// Pages of each per-CPU perf buffer (a power of two).
@@ -551,7 +558,10 @@ mod tests {
 
     #[test]
     fn names_of_probes() {
-        assert_eq!(probe_name(Path::new("/x/openat_magic.bpf.o")), "openat_magic");
+        assert_eq!(
+            probe_name(Path::new("/x/openat_magic.bpf.o")),
+            "openat_magic"
+        );
         assert_eq!(probe_name(Path::new("mine.o")), "mine");
         assert_eq!(probe_name(Path::new("odd")), "odd");
     }
@@ -559,7 +569,9 @@ mod tests {
     #[test]
     fn an_object_without_programs_says_so() {
         let elf = std::fs::read(fixture("btf_types.bpf.o")).unwrap();
-        let err = inspect("--probe btf_types.bpf.o", &elf).unwrap_err().to_string();
+        let err = inspect("--probe btf_types.bpf.o", &elf)
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no attachable program"), "{err}");
     }
 
@@ -595,7 +607,11 @@ mod tests {
         rec[12..16].copy_from_slice(&10u32.to_ne_bytes());
         rec[16..19].copy_from_slice(b"cat");
         assert_eq!(layout.ts(&rec, 5_000), 1_000);
-        assert_eq!(layout.ts(&rec, 500), 500, "a time from the future is not used");
+        assert_eq!(
+            layout.ts(&rec, 500),
+            500,
+            "a time from the future is not used"
+        );
         assert_eq!(layout.pid_tgid(&rec), (11, 10));
         assert_eq!(layout.comm(&rec), b"cat");
         assert_eq!(layout.comm(&rec[..17]), b"c", "short records");

@@ -348,9 +348,25 @@ impl SessionBuilder {
                     }
                 }
             }
+            // A user probe's record names at most its process (pid, tgid, comm): the cgroup
+            // and namespaces come from the process table, which it does not change.
+            EventData::Custom { .. } => {
+                let known = self
+                    .procs
+                    .get(&tgid)
+                    .map(|p| &p.row)
+                    .or(self.exited.get(&tgid));
+                if let Some(p) = known.filter(|_| tgid != 0) {
+                    if e.header.comm.is_empty() {
+                        e.header.comm = p.comm.as_str().into();
+                    }
+                    e.header.cgroup_id = p.cgroup_id;
+                    e.header.ns = p.ns;
+                }
+            }
             _ => {}
         }
-        if tgid != 0 && e.kind() != Kind::TcpState {
+        if tgid != 0 && !matches!(e.kind(), Kind::TcpState | Kind::Custom) {
             self.observe_process(&e);
         }
         self.writer.push(e)?;

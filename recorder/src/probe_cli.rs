@@ -1,0 +1,652 @@
+//! `beefine-record probe …`: start a probe of your own from the template, build it, see
+//! which BPF helpers this kernel accepts, and list the built-in probes.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, anyhow, bail};
+use beefine_schema::btf::Btf;
+
+use crate::cli::ProbeCommand;
+use crate::loader;
+use crate::probes;
+
+const TEMPLATE: &str = include_str!("probe_template/probe.bpf.c");
+const README: &str = include_str!("probe_template/README.md");
+
+/// Where clang finds `bpf/bpf_helpers.h` by default.
+const LIBBPF_HEADERS: &[&str] = &[
+    "/usr/include/bpf/bpf_helpers.h",
+    "/usr/local/include/bpf/bpf_helpers.h",
+];
+
+pub fn run(cmd: ProbeCommand) -> Result<i32> {
+    match cmd {
+        ProbeCommand::New { name, dir } => {
+            let written = new_probe(&name, &dir)?;
+            for path in &written {
+                println!("wrote {}", path.display());
+            }
+            println!("next: beefine-record probe build {}", written[0].display());
+        }
+        ProbeCommand::Build { source } => {
+            let object = build(&source)?;
+            describe_object(&object)?;
+        }
+        ProbeCommand::Helpers { prog_type } => helpers(&prog_type)?,
+        ProbeCommand::List => list()?,
+    }
+    Ok(0)
+}
+
+/// The `__TARGET_ARCH_*` name of this machine, as libbpf's bpf_tracing.h wants it.
+fn target_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" | "x86" => "x86",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        "s390x" => "s390",
+        "powerpc64" => "powerpc",
+        "riscv64" => "riscv",
+        "loongarch64" => "loongarch",
+        other => other,
+    }
+}
+
+/// clang's arguments for a probe (the source and output are appended).
+fn clang_flags() -> Vec<String> {
+    [
+        "-O2",
+        "-g",
+        "-target",
+        "bpf",
+        &format!("-D__TARGET_ARCH_{}", target_arch()),
+        "-Wall",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+fn clang() -> String {
+    std::env::var("BEEFINE_CLANG").unwrap_or_else(|_| "clang".into())
+}
+
+/// The command `probe build` runs, as a line to copy.
+pub fn clang_command(source: &str, object: &str) -> String {
+    format!(
+        "{} {} -c {source} -o {object}",
+        clang(),
+        clang_flags().join(" ")
+    )
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let valid = !name.is_empty()
+        && name.len() <= 48
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        let suggestion: String = name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+        bail!(
+            "{name:?} cannot name a probe: it becomes C identifiers, so use letters, digits and \
+             _ (up to 48, not starting with a digit), e.g. {suggestion:?}"
+        );
+    }
+    Ok(())
+}
+
+/// The template with NAME filled in.
+pub fn render(template: &str, name: &str) -> String {
+    let source = format!("{name}.bpf.c");
+    let object = format!("{name}.bpf.o");
+    template
+        .replace("@CLANG_COMMAND@", &clang_command(&source, &object))
+        .replace("@NAME@", name)
+}
+
+/// Writes `DIR/NAME.bpf.c` and a README (`README.md`, or `NAME.README.md` when the
+/// directory has one already). Returns what it wrote, the C file first.
+pub fn new_probe(name: &str, dir: &Path) -> Result<Vec<PathBuf>> {
+    check_name(name)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let source = dir.join(format!("{name}.bpf.c"));
+    if source.exists() {
+        bail!(
+            "{} already exists; choose another name or remove it",
+            source.display()
+        );
+    }
+    let readme = match dir.join("README.md") {
+        p if p.exists() => dir.join(format!("{name}.README.md")),
+        p => p,
+    };
+    if readme.exists() {
+        bail!("{} already exists", readme.display());
+    }
+    std::fs::write(&source, render(TEMPLATE, name))
+        .with_context(|| format!("writing {}", source.display()))?;
+    std::fs::write(&readme, render(README, name))
+        .with_context(|| format!("writing {}", readme.display()))?;
+    Ok(vec![source, readme])
+}
+
+/// Compiles `NAME.bpf.c` (or `NAME.c`) into `NAME.bpf.o` beside it.
+pub fn build(source: &Path) -> Result<PathBuf> {
+    let file = source
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some(stem) = file
+        .strip_suffix(".bpf.c")
+        .or_else(|| file.strip_suffix(".c"))
+    else {
+        bail!(
+            "{}: expected a C source file NAME.bpf.c (start one with `beefine-record probe new \
+             NAME`)",
+            source.display()
+        );
+    };
+    if !source.is_file() {
+        bail!("{}: no such file", source.display());
+    }
+    if !LIBBPF_HEADERS.iter().any(|h| Path::new(h).exists()) {
+        bail!(
+            "the libbpf headers (bpf/bpf_helpers.h) are missing: install them with `apt-get \
+             install libbpf-dev` (Debian, Ubuntu) or `dnf install libbpf-devel` (Fedora)"
+        );
+    }
+    let object = source.with_file_name(format!("{stem}.bpf.o"));
+    let clang = clang();
+    let mut cmd = Command::new(&clang);
+    cmd.args(clang_flags());
+    if let Some(dir) = source.parent().filter(|d| !d.as_os_str().is_empty()) {
+        cmd.arg("-I").arg(dir);
+    }
+    cmd.arg("-c").arg(source).arg("-o").arg(&object);
+    let status = match cmd.status() {
+        Ok(s) => s,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
+            "`{clang}` was not found: probes are compiled with clang. Install it with `apt-get \
+             install clang` (Debian, Ubuntu) or `dnf install clang` (Fedora), or point \
+             BEEFINE_CLANG at a clang binary"
+        ),
+        Err(e) => bail!("running {clang}: {e}"),
+    };
+    if !status.success() {
+        bail!(
+            "{clang} could not compile {} ({status}); its messages are above",
+            source.display()
+        );
+    }
+    Ok(object)
+}
+
+/// Prints what Beefine will do with a built object.
+fn describe_object(object: &Path) -> Result<()> {
+    let elf = std::fs::read(object).with_context(|| format!("reading {}", object.display()))?;
+    let info = probes::inspect(&object.display().to_string(), &elf)?;
+    println!("built {}", object.display());
+    println!("  programs:");
+    for s in &info.sections {
+        println!("    {:<24} {}", s.name, s.section);
+    }
+    match (&info.record, &info.no_record_reason) {
+        (Some((name, btf)), _) => {
+            println!(
+                "  record type: {name} ({} bytes of BTF stored with each session)",
+                btf.len()
+            );
+            for f in &info.fields {
+                println!("    +{:<4} {:<16} {} bytes", f.offset, f.name, f.size);
+            }
+        }
+        (None, Some(reason)) => println!("  warning: {reason}"),
+        (None, None) => {}
+    }
+    println!(
+        "record with: sudo beefine-record --session NAME --probe {} -- COMMAND",
+        object.display()
+    );
+    Ok(())
+}
+
+// ---- Helpers this kernel accepts ---------------------------------------------------------
+
+/// One BPF instruction.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct Insn {
+    code: u8,
+    /// dst in the low nibble, src in the high one.
+    regs: u8,
+    off: i16,
+    imm: i32,
+}
+
+const BPF_CALL: Insn = Insn {
+    code: 0x85, // BPF_JMP | BPF_CALL
+    regs: 0,
+    off: 0,
+    imm: 0,
+};
+const BPF_EXIT: Insn = Insn {
+    code: 0x95, // BPF_JMP | BPF_EXIT
+    regs: 0,
+    off: 0,
+    imm: 0,
+};
+const BPF_MOV_R0_0: Insn = Insn {
+    code: 0xb7, // BPF_ALU64 | BPF_MOV | BPF_K
+    regs: 0,
+    off: 0,
+    imm: 0,
+};
+
+/// The leading fields of `union bpf_attr` for BPF_PROG_LOAD (the kernel zero-fills the
+/// rest).
+#[repr(C)]
+#[derive(Default)]
+struct ProgLoadAttr {
+    prog_type: u32,
+    insn_cnt: u32,
+    insns: u64,
+    license: u64,
+    log_level: u32,
+    log_size: u32,
+    log_buf: u64,
+    kern_version: u32,
+    prog_flags: u32,
+    prog_name: [u8; 16],
+    prog_ifindex: u32,
+    expected_attach_type: u32,
+}
+
+const BPF_PROG_LOAD: libc::c_long = 5;
+
+/// Asks the kernel to load (verify) a program; the program is closed at once.
+#[expect(
+    unsafe_code,
+    reason = "the bpf(2) system call: loading a program the verifier judges, with its log"
+)]
+fn prog_load(prog_type: u32, insns: &[Insn], log: &mut [u8]) -> std::io::Result<()> {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let license = c"GPL";
+    let attr = ProgLoadAttr {
+        prog_type,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: license.as_ptr() as u64,
+        log_level: 1,
+        log_size: log.len() as u32,
+        log_buf: log.as_mut_ptr() as u64,
+        ..ProgLoadAttr::default()
+    };
+    // SAFETY: `attr` is a valid, fully initialised prefix of `union bpf_attr` whose size is
+    // passed along; the instruction, license and log pointers in it point into buffers
+    // that outlive the call (the log's length is the one given). On success the kernel
+    // returns a new descriptor that nothing else owns; it is closed here.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_LOAD,
+            &attr as *const ProgLoadAttr,
+            size_of::<ProgLoadAttr>(),
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: as above, `fd` was just returned by the kernel and is owned by no one else.
+    drop(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+    Ok(())
+}
+
+/// What the kernel said about a helper.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Verdict {
+    Accepted,
+    Refused,
+}
+
+/// Whether the verifier knows the helper in this program type, as libbpf probes it: a
+/// program that only calls the helper is refused with "invalid func", "unknown func" or
+/// "program of this type cannot use helper" when it does not; any other verdict (a wrong
+/// argument, or none) means it does.
+fn probe_helper(prog_type: u32, helper: u32) -> std::io::Result<Verdict> {
+    let mut log = vec![0u8; 8192];
+    let call = Insn {
+        imm: helper as i32,
+        ..BPF_CALL
+    };
+    match prog_load(prog_type, &[call, BPF_EXIT], &mut log) {
+        Ok(()) => Ok(Verdict::Accepted),
+        Err(e) => {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]);
+            if text.is_empty() {
+                return Err(e);
+            }
+            let refused = ["invalid func ", "unknown func ", "cannot use helper "]
+                .iter()
+                .any(|m| text.contains(m));
+            Ok(if refused {
+                Verdict::Refused
+            } else {
+                Verdict::Accepted
+            })
+        }
+    }
+}
+
+/// The program types and helper functions of the running kernel, from its own BTF.
+struct KernelEnums {
+    prog_types: Vec<(String, i64)>,
+    helpers: Vec<(String, i64)>,
+}
+
+fn kernel_enums() -> Result<KernelEnums> {
+    let path = "/sys/kernel/btf/vmlinux";
+    let data = std::fs::read(path).with_context(|| {
+        format!(
+            "reading {path}: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF), which Beefine needs"
+        )
+    })?;
+    let btf = Btf::parse(&data).map_err(|e| anyhow!("{path}: {e}"))?;
+    let get = |name: &str| {
+        btf.enum_values(name)
+            .ok_or_else(|| anyhow!("{path} has no enum {name}"))
+    };
+    Ok(KernelEnums {
+        prog_types: get("bpf_prog_type")?,
+        helpers: get("bpf_func_id")?,
+    })
+}
+
+/// `tracepoint` → `BPF_PROG_TYPE_TRACEPOINT` and its number.
+fn find_prog_type(enums: &KernelEnums, wanted: &str) -> Result<(String, u32)> {
+    let short = |full: &str| {
+        full.strip_prefix("BPF_PROG_TYPE_")
+            .unwrap_or(full)
+            .to_ascii_lowercase()
+    };
+    let wanted = short(&wanted.trim().replace('-', "_"));
+    enums
+        .prog_types
+        .iter()
+        .filter(|(name, _)| !name.ends_with("UNSPEC") && !name.starts_with("__"))
+        .find(|(name, _)| short(name) == wanted)
+        .map(|(name, v)| (short(name), *v as u32))
+        .ok_or_else(|| {
+            let known: Vec<String> = enums
+                .prog_types
+                .iter()
+                .filter(|(name, _)| !name.ends_with("UNSPEC") && !name.starts_with("__"))
+                .map(|(name, _)| short(name))
+                .collect();
+            anyhow!(
+                "this kernel has no program type {wanted:?}; it knows: {}",
+                known.join(", ")
+            )
+        })
+}
+
+fn helpers(prog_type: &str) -> Result<()> {
+    let enums = kernel_enums()?;
+    let (type_name, type_id) = find_prog_type(&enums, prog_type)?;
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut log = vec![0u8; 4096];
+    if let Err(e) = prog_load(type_id, &[BPF_MOV_R0_0, BPF_EXIT], &mut log) {
+        let end = log.iter().position(|&b| b == 0).unwrap_or(0);
+        let why = String::from_utf8_lossy(&log[..end]);
+        return Err(match e.raw_os_error() {
+            Some(libc::EPERM) => anyhow!(
+                "the kernel refused to load a BPF program ({e}): run as root, or with \
+                 CAP_BPF and CAP_PERFMON"
+            ),
+            _ => anyhow!(
+                "this kernel does not load a minimal {type_name} program ({e}{}): the type \
+                 is not available here, or needs an attach target to load (tracing, lsm, \
+                 ext and struct_ops do)",
+                if why.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("; verifier: {}", why.trim())
+                }
+            ),
+        });
+    }
+    let mut accepted = Vec::new();
+    let mut probed = 0;
+    for (name, id) in &enums.helpers {
+        let Ok(id) = u32::try_from(*id) else { continue };
+        if id == 0 || name.starts_with("__") {
+            continue;
+        }
+        probed += 1;
+        match probe_helper(type_id, id) {
+            Ok(Verdict::Accepted) => accepted.push((
+                name.strip_prefix("BPF_FUNC_").unwrap_or(name).to_owned(),
+                id,
+            )),
+            Ok(Verdict::Refused) => {}
+            Err(e) if e.raw_os_error() == Some(libc::EPERM) => bail!(
+                "the kernel refused to load a BPF program ({e}): run as root, or with CAP_BPF \
+                 and CAP_PERFMON"
+            ),
+            Err(e) => bail!("probing helper {name} in {type_name} programs: {e}"),
+        }
+    }
+    println!(
+        "Helpers a {type_name} program may call on this kernel ({kernel}): {} of {probed}, \
+         asked of the verifier",
+        accepted.len()
+    );
+    for (name, id) in &accepted {
+        println!("  {id:>4}  bpf_{name}");
+    }
+    Ok(())
+}
+
+// ---- The built-in probes -------------------------------------------------------------------
+
+/// What each built-in program records.
+fn builtin_purpose(program: &str) -> &'static str {
+    match program {
+        "on_sys_enter" => {
+            "syscall arguments (exec… clone, unshare, setns, mount, openat, \
+                           socket, connect, …), paired with their exit"
+        }
+        "on_sys_exit" => "syscall results; emits the paired event",
+        "on_exec" => "exec: program and argv",
+        "on_exit" => "process exit and its status",
+        "on_fork" => "fork: parent and child; extends the scope to the child",
+        "on_packet" => "packet summaries (XDP, generic mode) on the --iface interfaces",
+        "on_tcp_state" => "TCP state changes",
+        "on_cgroup_attach" | "on_cgroup_attac" => "a task moved into a cgroup",
+        "on_cgroup_mkdir" => "a cgroup created",
+        _ => "",
+    }
+}
+
+fn list() -> Result<()> {
+    let sections = loader::program_sections(beefine_ebpf::object())?;
+    println!(
+        "Built-in probes ({} programs, probe id 0 in a session's probes table):",
+        sections.len()
+    );
+    let width = sections.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    let attach_width = sections.iter().map(|s| s.section.len()).max().unwrap_or(0);
+    for s in &sections {
+        println!(
+            "  {:<width$}  {:<attach_width$}  {}",
+            s.name,
+            s.section,
+            builtin_purpose(&s.name)
+        );
+    }
+    println!(
+        "\nYour own beside them: `beefine-record probe new NAME`, `beefine-record probe build \
+         NAME.bpf.c`, then `--probe NAME.bpf.o`."
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir =
+            std::env::temp_dir().join(format!("beefine-probe-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    #[test]
+    fn names_must_be_c_identifiers() {
+        assert!(check_name("openat_magic").is_ok());
+        assert!(check_name("_x1").is_ok());
+        let err = check_name("my-probe").unwrap_err().to_string();
+        assert!(err.contains("\"my_probe\""), "{err}");
+        assert!(check_name("1abc").is_err());
+        assert!(check_name("").is_err());
+        assert!(check_name(&"a".repeat(49)).is_err());
+    }
+
+    #[test]
+    fn the_template_is_filled_in() {
+        let text = render(TEMPLATE, "demo");
+        assert!(!text.contains('@'), "placeholders left: {text}");
+        assert!(text.contains("struct demo_event {"));
+        assert!(text.contains("SEC(\"tracepoint/syscalls/sys_enter_openat\")"));
+        assert!(text.contains(&clang_command("demo.bpf.c", "demo.bpf.o")));
+        assert!(text.contains(probes::TRACKED_MAP));
+        assert!(text.contains(probes::SELF_TGID));
+        assert!(text.contains(probes::TRACE_ALL));
+        assert!(text.contains(&format!(
+            "*{} __attribute__((unused))",
+            probes::RECORD_MARKER
+        )));
+        let readme = render(README, "demo");
+        assert!(!readme.contains('@'));
+        assert!(readme.contains("beefine-record probe build demo.bpf.c"));
+    }
+
+    #[test]
+    fn new_writes_the_skeleton_and_refuses_to_overwrite() {
+        let dir = scratch("new");
+        let written = new_probe("first", &dir).unwrap();
+        assert_eq!(written, [dir.join("first.bpf.c"), dir.join("README.md")]);
+        let written = new_probe("second", &dir).unwrap();
+        assert_eq!(
+            written,
+            [dir.join("second.bpf.c"), dir.join("second.README.md")]
+        );
+        let err = new_probe("first", &dir).unwrap_err().to_string();
+        assert!(err.contains("already exists"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// new → build → the object has the program, the record type and its fields. Needs
+    /// clang and libbpf-dev, as building the recorder itself does.
+    #[test]
+    fn the_skeleton_builds_with_its_record_type() {
+        let dir = scratch("build");
+        let written = new_probe("skeleton", &dir).unwrap();
+        let object = build(&written[0]).unwrap();
+        assert_eq!(object, dir.join("skeleton.bpf.o"));
+        let elf = std::fs::read(&object).unwrap();
+        let info = probes::inspect("skeleton", &elf).unwrap();
+        assert_eq!(info.sections.len(), 1);
+        assert_eq!(info.sections[0].name, "skeleton_openat");
+        assert_eq!(
+            info.sections[0].section,
+            "tracepoint/syscalls/sys_enter_openat"
+        );
+        let (record, btf) = info.record.clone().unwrap();
+        assert_eq!(record, "skeleton_event");
+        let names: Vec<&str> = info.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["ts_nanos", "pid", "tgid", "comm", "dfd", "flags"]);
+        let btf = Btf::parse(&btf).unwrap();
+        assert_eq!(btf.record("skeleton_event").unwrap().size(), 40);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn build_refuses_what_is_not_c() {
+        let err = build(Path::new("/tmp/x.bpf.o")).unwrap_err().to_string();
+        assert!(err.contains("expected a C source file"), "{err}");
+        let err = build(Path::new("/nonexistent/x.bpf.c"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("no such file"), "{err}");
+    }
+
+    #[test]
+    fn program_types_from_the_kernel() {
+        let enums = kernel_enums().unwrap();
+        assert_eq!(
+            find_prog_type(&enums, "tracepoint").unwrap(),
+            ("tracepoint".into(), 5)
+        );
+        assert_eq!(find_prog_type(&enums, "XDP").unwrap().1, 6);
+        assert_eq!(
+            find_prog_type(&enums, "BPF_PROG_TYPE_RAW_TRACEPOINT")
+                .unwrap()
+                .1,
+            17
+        );
+        let err = find_prog_type(&enums, "teapot").unwrap_err().to_string();
+        assert!(err.contains("raw_tracepoint"), "{err}");
+        assert!(
+            enums
+                .helpers
+                .iter()
+                .any(|(n, v)| n == "BPF_FUNC_ringbuf_output" && *v == 130)
+        );
+    }
+
+    /// Needs root (or CAP_BPF): asks the verifier.
+    #[test]
+    fn the_verifier_knows_which_helpers_a_type_may_call() {
+        if !nix::unistd::Uid::effective().is_root() {
+            eprintln!("not root: the helper probe is checked by the privileged tests");
+            return;
+        }
+        const TRACEPOINT: u32 = 5;
+        const XDP: u32 = 6;
+        const MAP_LOOKUP_ELEM: u32 = 1;
+        const GET_CURRENT_COMM: u32 = 16;
+        const XDP_ADJUST_HEAD: u32 = 44;
+        assert_eq!(
+            probe_helper(TRACEPOINT, MAP_LOOKUP_ELEM).unwrap(),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            probe_helper(TRACEPOINT, GET_CURRENT_COMM).unwrap(),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            probe_helper(TRACEPOINT, XDP_ADJUST_HEAD).unwrap(),
+            Verdict::Refused
+        );
+        assert_eq!(
+            probe_helper(XDP, XDP_ADJUST_HEAD).unwrap(),
+            Verdict::Accepted
+        );
+        assert_eq!(
+            probe_helper(TRACEPOINT, 100_000).unwrap(),
+            Verdict::Refused,
+            "an id no kernel has"
+        );
+    }
+}
