@@ -314,3 +314,51 @@ fn filters_and_speed_are_remembered() {
     assert_eq!(v.filtered.rows.len(), 4);
     assert_eq!(v.time.speed, 0.25);
 }
+
+#[test]
+fn an_empty_session_and_one_left_by_a_stopped_writer_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("empty.beefine");
+    let info = beefine_schema::SessionInfo {
+        session_name: "empty".into(),
+        command: Vec::new(),
+        tool_version: "test".into(),
+        host_kernel: String::new(),
+        hostname: String::new(),
+        clock_offset_nanos: 0,
+        start_ts_nanos: 5_000,
+    };
+    let w = beefine_schema::SessionWriter::create(&path, &info, Default::default()).unwrap();
+    w.finish(None).unwrap();
+    let mut h = harness(Some(path));
+    h.get_by_label("No events match the filters.");
+    for key in [Key::ArrowRight, Key::N, Key::End, Key::W, Key::Space] {
+        h.key_press(key);
+        h.step();
+    }
+    h.get_by_label_contains("0 of 0 events");
+
+    // A writer that stops without finishing (dropped, as when killed after a commit) leaves
+    // a session that opens with everything committed; it reads as live until its heartbeat
+    // is 5 s old, then as interrupted.
+    let path = dir.path().join("killed.beefine");
+    let mut w = beefine_schema::SessionWriter::create(&path, &info, Default::default()).unwrap();
+    for e in beefine_schema::synth::Generator::new(3).take(2_000) {
+        w.push(e).unwrap();
+    }
+    w.commit().unwrap();
+    drop(w);
+    let app = ViewerApp::start(
+        None,
+        Settings::default(),
+        StartOptions {
+            path: Some(path),
+            blocking: true,
+            fresh: true,
+            ..StartOptions::default()
+        },
+    );
+    let v = app.viewer().unwrap();
+    assert_eq!(v.session.store.len(), 2_000);
+    assert_eq!(v.session.status, beefine_schema::Status::Live);
+}

@@ -58,6 +58,8 @@ pub struct LoadedSession {
     pub roots: Roots,
     /// Mount-table changes (mount, umount, pivot_root, chroot) of each container.
     pub container_mounts: Vec<Vec<EventIdx>>,
+    /// The daemon's events (kind `docker`), in time order: the story's phases.
+    pub docker_events: Vec<EventIdx>,
     /// How long reading the file and building the store took.
     pub load_millis: u128,
 }
@@ -180,6 +182,7 @@ impl LoadedSession {
             overlay: OverlayIndex::default(),
             roots: Roots::default(),
             container_mounts: Vec::new(),
+            docker_events: Vec::new(),
             load_millis: 0,
         };
         loaded.set_entities(entities);
@@ -286,7 +289,17 @@ impl LoadedSession {
             .iter()
             .map(|c| c.namespace("mnt").unwrap_or(0))
             .collect();
+        let keep = self.docker_events.partition_point(|&i| (i as usize) < from);
+        self.docker_events.truncate(keep);
         let kinds = self.store.kinds();
+        self.docker_events.extend(
+            kinds
+                .iter()
+                .enumerate()
+                .skip(from)
+                .filter(|(_, k)| **k == Kind::Docker)
+                .map(|(i, _)| i as EventIdx),
+        );
         for (i, &kind) in kinds.iter().enumerate().skip(from) {
             if !matches!(
                 kind,

@@ -79,5 +79,6 @@ pub fn axis_time(seconds: f64, step_seconds: f64) -> String {
     } else {
         (-step_seconds.log10()).ceil().clamp(0.0, 9.0) as usize
     };
-    format!("{seconds:.decimals$} s")
+    // `+ 0.0` turns -0.0 into 0.0.
+    format!("{:.decimals$} s", seconds + 0.0)
 }

@@ -151,6 +151,39 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         }
     }
 
+    // The daemon's actions (pull, create, start, die, …) named on the docker lane, where
+    // there is room: the phases of the story at a glance.
+    {
+        let lane = crate::state::filter::lane_of(Family::Docker);
+        let top = lanes_top + lane as f32 * LANE_HEIGHT;
+        let store = &v.session.store;
+        let list = &v.session.docker_events;
+        let from = list.partition_point(|&i| store.ts_of(i) < view_lo);
+        let to = list.partition_point(|&i| store.ts_of(i) <= view_hi);
+        let mut free_from = f32::NEG_INFINITY;
+        for &idx in list[from..to].iter().take(400) {
+            if v.filtered.row_of(idx).is_none() {
+                continue;
+            }
+            let x = x_of(store.ts_of(idx));
+            if x < free_from || x > plot.right() - 20.0 {
+                continue;
+            }
+            if let beefine_schema::EventData::Docker(d) = store.data_of(idx) {
+                let action = store.str(d.action);
+                let action = action.split(':').next().unwrap_or(action);
+                let galley = painter.layout_no_wrap(
+                    action.to_owned(),
+                    FontId::proportional(10.5),
+                    visuals.strong_text_color(),
+                );
+                let w = galley.size().x;
+                painter.galley(pos2(x + 2.0, top + 1.0), galley, Color32::WHITE);
+                free_from = x + w + 8.0;
+            }
+        }
+    }
+
     // Loss bands over the lanes.
     let mut hovered_loss = None;
     for (i, loss) in v.session.losses.iter().enumerate() {
