@@ -5,16 +5,17 @@
 //! `_name` / `_names` suffix. Objects are written by hand (not through a map) so that the
 //! fields keep a fixed, readable order and a million events export in well under a second.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::net::IpAddr;
 use std::ops::ControlFlow;
 
+use beefine_schema::btf::Value;
 use beefine_schema::decode;
 use beefine_schema::{Error, Event, EventData, Query, SockAddr, SockArgs};
 
 use crate::containers::ContainerIndex;
+use crate::probes::Probes;
 
 /// What an export wrote, and what it could not read.
 #[derive(Debug, Default)]
@@ -28,18 +29,14 @@ pub struct ExportSummary {
 #[derive(Debug, Default)]
 pub struct ExportContext {
     pub containers: ContainerIndex,
-    pub probe_names: HashMap<u32, String>,
+    pub probes: Probes,
 }
 
 impl ExportContext {
     pub fn for_session(session: &beefine_schema::Session) -> beefine_schema::Result<Self> {
         Ok(Self {
             containers: ContainerIndex::new(session.containers()?),
-            probe_names: session
-                .probes()?
-                .into_iter()
-                .map(|p| (p.probe_id, p.name))
-                .collect(),
+            probes: Probes::new(&session.probes()?),
         })
     }
 }
@@ -173,6 +170,28 @@ pub fn push_json_str(out: &mut String, s: &str) {
     }
     out.push_str(&s[start..]);
     out.push('"');
+}
+
+/// A decoded field of a custom record as JSON: numbers as numbers, booleans, enums by
+/// name (their number when unnamed), pointers and byte arrays as hex strings, the rest as
+/// their text.
+fn push_btf_value(out: &mut String, v: &Value) {
+    match v {
+        Value::Int(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::UInt(n) => {
+            let _ = write!(out, "{n}");
+        }
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Float(x) if x.is_finite() => {
+            let _ = write!(out, "{x}");
+        }
+        Value::Enum { name: None, value } => {
+            let _ = write!(out, "{value}");
+        }
+        other => push_json_str(out, &other.to_string()),
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -431,11 +450,23 @@ fn write_fields<S: AsRef<str>>(o: &mut Obj<'_>, data: &EventData<S>, ctx: &Expor
         }
         D::Custom { probe_id, bytes } => {
             o.num("probe_id", probe_id);
-            if let Some(name) = ctx.probe_names.get(probe_id) {
+            if let Some(name) = ctx.probes.name(*probe_id) {
                 o.str("probe_name", name);
             }
             o.num("len", bytes.len());
             o.str("bytes_hex", &hex(bytes));
+            match ctx.probes.decode(*probe_id, bytes) {
+                Ok(fields) => {
+                    o.key("fields");
+                    let mut obj = Obj::new(o.out);
+                    for (path, value) in &fields {
+                        obj.escaped_key(path);
+                        push_btf_value(obj.out, value);
+                    }
+                    obj.finish();
+                }
+                Err(why) => o.str("decode_error", &why),
+            }
         }
         D::Docker(d) => {
             o.str("event_type", d.event_type.as_ref());

@@ -11,6 +11,7 @@ pub mod containers;
 pub mod export;
 pub mod format;
 pub mod info;
+pub mod probes;
 pub mod state;
 pub mod testdata;
 pub mod ui;

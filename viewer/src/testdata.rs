@@ -682,7 +682,7 @@ pub fn sample_events() -> Vec<Event> {
         None,
         D::Custom {
             probe_id: 7,
-            bytes: vec![1, 2, 3, 250],
+            bytes: lat_record(411, 1_234_567, "nginx"),
         },
     ));
     v.push(ev(
@@ -710,6 +710,62 @@ pub fn sample_events() -> Vec<Event> {
     v.push(ev(ms(1750), &WORKER, None, D::Exit { code: 0 }));
     v.push(ev(ms(1790), &NGINX, None, D::Exit { code: 15 }));
     v
+}
+
+/// BTF describing `struct lat_record { u32 pid; u64 latency_ns; char comm[16]; }`, as a
+/// probe's object would carry it (written by hand: tests need no clang).
+pub fn lat_record_btf() -> Vec<u8> {
+    let strings = b"\0pid\0latency_ns\0comm\0lat_record\0u32\0u64\0char\0";
+    let at = |name: &str| -> u32 {
+        let needle = format!("\0{name}\0");
+        strings
+            .windows(needle.len())
+            .position(|w| w == needle.as_bytes())
+            .map_or(0, |i| i as u32 + 1)
+    };
+    let mut types = Vec::new();
+    let mut put = |words: &[u32]| {
+        for w in words {
+            types.extend_from_slice(&w.to_le_bytes());
+        }
+    };
+    const INT: u32 = 1 << 24;
+    const ARRAY: u32 = 3 << 24;
+    const STRUCT: u32 = 4 << 24;
+    put(&[at("u32"), INT, 4, 32]); // 1
+    put(&[at("u64"), INT, 8, 64]); // 2
+    put(&[at("char"), INT, 1, (1 << 24) | 8]); // 3: signed char
+    put(&[0, ARRAY, 0, 3, 1, 16]); // 4: char[16]
+    put(&[at("lat_record"), STRUCT | 3, 32]); // 5
+    put(&[at("pid"), 1, 0]);
+    put(&[at("latency_ns"), 2, 64]);
+    put(&[at("comm"), 4, 128]);
+    let mut btf = Vec::new();
+    btf.extend_from_slice(&0xeb9f_u16.to_le_bytes());
+    btf.extend_from_slice(&[1, 0]);
+    for word in [
+        24,
+        0,
+        types.len() as u32,
+        types.len() as u32,
+        strings.len() as u32,
+    ] {
+        btf.extend_from_slice(&word.to_le_bytes());
+    }
+    btf.extend_from_slice(&types);
+    btf.extend_from_slice(strings);
+    btf
+}
+
+/// One `struct lat_record` (see [`lat_record_btf`]).
+pub fn lat_record(pid: u32, latency_ns: u64, comm: &str) -> Vec<u8> {
+    let mut b = vec![0u8; 32];
+    b[..4].copy_from_slice(&pid.to_le_bytes());
+    b[8..16].copy_from_slice(&latency_ns.to_le_bytes());
+    let c = comm.as_bytes();
+    let n = c.len().min(15);
+    b[16..16 + n].copy_from_slice(&c[..n]);
+    b
 }
 
 /// Writes the sample session to `path` (replacing it).
@@ -854,7 +910,7 @@ fn write_sample_entities(w: &mut SessionWriter) -> Result<()> {
         builtin: false,
         programs: vec![("lat".into(), "tracepoint/syscalls/sys_enter_accept4".into())],
         record_type: Some("lat_record".into()),
-        btf: Vec::new(),
+        btf: lat_record_btf(),
         object_sha256: None,
     })
 }
@@ -934,4 +990,28 @@ pub fn write_generated_session(
     }
     w.finish(None)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beefine_schema::btf::{Value, decode_record, flatten};
+
+    #[test]
+    fn the_hand_written_btf_decodes() {
+        let fields = decode_record(
+            &lat_record_btf(),
+            "lat_record",
+            &lat_record(411, 1_234_567, "nginx"),
+        )
+        .unwrap();
+        assert_eq!(
+            flatten(&fields),
+            [
+                ("pid".to_owned(), Value::UInt(411)),
+                ("latency_ns".to_owned(), Value::UInt(1_234_567)),
+                ("comm".to_owned(), Value::Str("nginx".into())),
+            ]
+        );
+    }
 }

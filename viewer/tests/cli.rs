@@ -201,7 +201,18 @@ fn export_writes_every_event_in_time_order_with_decoded_fields() {
 
     let custom = first(&events, "custom");
     assert_eq!(custom["probe_name"], "http_latency");
-    assert_eq!(custom["bytes_hex"], "010203fa");
+    assert_eq!(custom["len"], 32);
+    assert!(
+        custom["bytes_hex"]
+            .as_str()
+            .unwrap()
+            .starts_with("9b010000")
+    );
+    assert_eq!(
+        custom["fields"],
+        json!({"pid": 411, "latency_ns": 1_234_567, "comm": "nginx"}),
+        "decoded with the probe's BTF"
+    );
 
     let exit = events.iter().rfind(|e| e["kind"] == "exit").unwrap();
     assert_eq!(exit["code_name"], "killed by SIGTERM");

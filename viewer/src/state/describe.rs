@@ -267,14 +267,23 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
             }
             line
         }
-        EventData::Custom { probe_id, bytes } => format!(
-            "probe {}, {} bytes",
-            l.probe_names
-                .get(probe_id)
-                .cloned()
-                .unwrap_or_else(|| probe_id.to_string()),
-            bytes.len()
-        ),
+        EventData::Custom { probe_id, bytes } => {
+            let name = l
+                .probes
+                .name(*probe_id)
+                .map_or_else(|| format!("probe {probe_id}"), str::to_owned);
+            match l.probes.decode(*probe_id, bytes) {
+                Ok(fields) => {
+                    let shown: Vec<String> = fields
+                        .iter()
+                        .take(6)
+                        .map(|(k, v)| format!("{k}={}", format::ellipsize(&v.to_string(), 40)))
+                        .collect();
+                    format!("{name}  {}", shown.join(" "))
+                }
+                Err(_) => format!("{name}, {} bytes", bytes.len()),
+            }
+        }
         EventData::Docker(d) => {
             let actor = l
                 .containers
@@ -687,11 +696,23 @@ pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         EventData::Custom { probe_id, bytes } => {
             f.push(field(
                 "probe",
-                match l.probe_names.get(probe_id) {
+                match l.probes.name(*probe_id) {
                     Some(name) => format!("{name} (id {probe_id})"),
                     None => probe_id.to_string(),
                 },
             ));
+            match l.probes.decode(*probe_id, bytes) {
+                Ok(fields) => {
+                    for (path, value) in fields {
+                        f.push(field(&path, value.to_string()));
+                    }
+                }
+                Err(why) => {
+                    let mut raw = field("record", format!("{} bytes", bytes.len()));
+                    raw.note = Some(format!("not decoded: {why}"));
+                    f.push(raw);
+                }
+            }
             f.push(field("bytes", hex_dump(bytes)));
         }
         EventData::Docker(d) => {

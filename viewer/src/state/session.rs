@@ -9,13 +9,14 @@ use std::time::Instant;
 use beefine_schema::paths::{LayerIndex, RootTracker};
 use beefine_schema::{
     Component, Container, Event, EventData, EventHeader, Image, Kind, Layer, Loss, Meta,
-    Namespaces, Process, Query, Sample, Session, Status, TailCursor,
+    Namespaces, Probe, Process, Query, Sample, Session, Status, TailCursor,
 };
 use rustc_hash::FxHashMap;
 
 use super::store::{EventIdx, Store, StrId};
 use crate::containers::ContainerIndex;
 use crate::format;
+use crate::probes::Probes;
 
 /// Index of a "component" in filters: the [`Component`]s, then events no task caused.
 pub type ComponentIdx = u8;
@@ -48,7 +49,7 @@ pub struct LoadedSession {
     pub lost_events: u64,
     /// Resource samples of each container (by container index), in time order.
     pub samples: Vec<Vec<Sample>>,
-    pub probe_names: HashMap<u32, String>,
+    pub probes: Probes,
     /// Parts of the file that could not be read.
     pub damage: Vec<String>,
     /// Component of each process context of the store.
@@ -94,7 +95,7 @@ pub struct Entities {
     pub losses: Vec<Loss>,
     pub lost_events: u64,
     pub samples: Vec<Sample>,
-    pub probe_names: HashMap<u32, String>,
+    pub probes: Vec<Probe>,
 }
 
 impl Entities {
@@ -107,11 +108,7 @@ impl Entities {
             losses: session.losses()?,
             lost_events: session.lost_events()?,
             samples: session.resource_samples()?,
-            probe_names: session
-                .probes()?
-                .into_iter()
-                .map(|p| (p.probe_id, p.name))
-                .collect(),
+            probes: session.probes()?,
         })
     }
 }
@@ -176,7 +173,7 @@ impl LoadedSession {
             losses: Vec::new(),
             lost_events: 0,
             samples: Vec::new(),
-            probe_names: HashMap::new(),
+            probes: Probes::default(),
             damage: Vec::new(),
             ctx_component: Vec::new(),
             overlay: OverlayIndex::default(),
@@ -213,7 +210,7 @@ impl LoadedSession {
         self.images = e.images;
         self.losses = e.losses;
         self.lost_events = e.lost_events;
-        self.probe_names = e.probe_names;
+        self.probes = Probes::new(&e.probes);
         let processes_changed = e.processes != self.processes;
         self.processes = if e.processes.is_empty() {
             derive_processes(&self.store, &self.containers)

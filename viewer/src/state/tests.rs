@@ -378,3 +378,32 @@ fn live_events_are_appended_and_followed() {
     assert_eq!(v.time.cursor(), end);
     assert!(!v.time.follow);
 }
+
+#[test]
+fn custom_records_are_decoded_with_their_btf() {
+    let (_dir, l) = sample();
+    let idx = (0..l.store.len() as u32)
+        .find(|&i| l.store.kind_of(i) == Kind::Custom)
+        .unwrap();
+    assert_eq!(
+        super::describe::summary(&l, idx),
+        "http_latency  pid=411 latency_ns=1234567 comm=nginx"
+    );
+    let fields = super::describe::details(&l, idx);
+    let get = |label: &str| {
+        fields
+            .iter()
+            .find(|f| f.label == label)
+            .map(|f| f.value.clone())
+    };
+    assert_eq!(get("probe").as_deref(), Some("http_latency (id 7)"));
+    assert_eq!(get("latency_ns").as_deref(), Some("1234567"));
+    assert_eq!(get("comm").as_deref(), Some("nginx"));
+    // The text filter sees the decoded fields.
+    let mut v = Viewer::new(l, Filter::default());
+    v.set_filter(Filter {
+        text: "latency_ns=1234567".into(),
+        ..Filter::default()
+    });
+    assert_eq!(kinds_of(&v), [Kind::Custom]);
+}
