@@ -63,6 +63,15 @@ const CHARTS: [Chart; 4] = [
     },
 ];
 
+/// The samples within `[lo, hi]` and one on each side, so lines reach the edges.
+fn visible(samples: &[Sample], lo: u64, hi: u64) -> &[Sample] {
+    let from = samples
+        .partition_point(|s| s.ts_nanos < lo)
+        .saturating_sub(1);
+    let to = (samples.partition_point(|s| s.ts_nanos <= hi) + 1).min(samples.len());
+    &samples[from..to.max(from)]
+}
+
 pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     let mut cmds = Vec::new();
     let l = &v.session;
@@ -122,10 +131,14 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                     plot_ui.set_plot_bounds_x(secs(view_lo)..=secs(view_hi));
                     for &c in &shown {
                         let color = container_color(c);
-                        let samples = &l.samples[c];
+                        let samples = visible(&l.samples[c], view_lo, view_hi);
+                        // At most about two points per pixel column.
+                        let stride = (samples.len() / (2 * width.max(1.0) as usize)).max(1);
                         for (si, (series_name, value)) in chart.series.iter().enumerate() {
                             let points: PlotPoints<'_> = samples
-                                .windows(2)
+                                .windows(1 + stride)
+                                .step_by(stride)
+                                .map(|w| [&w[0], &w[stride]])
                                 .filter(|w| (range_lo..=range_hi).contains(&w[1].ts_nanos))
                                 .filter_map(|w| {
                                     value(&w[0], &w[1]).map(|y| [secs(w[1].ts_nanos), y])
@@ -161,4 +174,25 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         }
     });
     cmds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beefine_schema::ResourceSample;
+
+    #[test]
+    fn only_the_visible_samples_and_their_neighbours() {
+        let samples: Vec<Sample> = (0..10)
+            .map(|i| Sample {
+                ts_nanos: i * 100,
+                sample: ResourceSample::default(),
+            })
+            .collect();
+        let ts = |s: &[Sample]| s.iter().map(|s| s.ts_nanos).collect::<Vec<_>>();
+        assert_eq!(ts(visible(&samples, 250, 450)), [200, 300, 400, 500]);
+        assert_eq!(ts(visible(&samples, 0, 100)), [0, 100, 200]);
+        assert_eq!(ts(visible(&samples, 2000, 3000)), [900]);
+        assert!(visible(&[], 0, 10).is_empty());
+    }
 }
