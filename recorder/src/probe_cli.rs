@@ -575,9 +575,20 @@ mod tests {
         let (record, btf) = info.record.clone().unwrap();
         assert_eq!(record, "skeleton_event");
         let names: Vec<&str> = info.fields.iter().map(|f| f.name.as_str()).collect();
-        assert_eq!(names, ["ts_nanos", "pid", "tgid", "comm", "dfd", "flags"]);
+        assert_eq!(
+            names,
+            [
+                "ts_nanos",
+                "pid",
+                "tgid",
+                "comm",
+                "cgroup_id",
+                "dfd",
+                "flags"
+            ]
+        );
         let btf = Btf::parse(&btf).unwrap();
-        assert_eq!(btf.record("skeleton_event").unwrap().size(), 40);
+        assert_eq!(btf.record("skeleton_event").unwrap().size(), 48);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

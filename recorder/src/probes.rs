@@ -18,8 +18,9 @@
 //! - the event header comes from the record when its type says so: a first field `__u64`
 //!   named `ts_nanos`/`ts`/`timestamp` (boot clock, `bpf_ktime_get_boot_ns`) is the time —
 //!   else the boot-clock time the record was read —, fields `pid`, `tgid` and `comm` name
-//!   the process; the session thread completes cgroup and namespaces from its process
-//!   table.
+//!   the process, `cgroup_id` its cgroup; the session thread completes what is missing
+//!   from its process table when it knows the process already (records and the built-in
+//!   probes' events reach it on different threads, so not always).
 
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -186,6 +187,17 @@ pub fn inspect(label: &str, elf: &[u8]) -> Result<ObjectInfo> {
     Ok(info)
 }
 
+/// Checks every `--probe` file before anything is created: that it can be read, is an eBPF
+/// object and has programs. (What the verifier thinks is known only when loading.)
+pub fn check_objects(paths: &[PathBuf]) -> Result<()> {
+    for path in paths {
+        let label = format!("--probe {}", path.display());
+        let elf = std::fs::read(path).with_context(|| format!("{label}: cannot read it"))?;
+        inspect(&label, &elf)?;
+    }
+    Ok(())
+}
+
 fn load_one(
     path: &Path,
     probe_id: u32,
@@ -309,6 +321,7 @@ struct HeaderLayout {
     pid: Option<(usize, usize)>,
     tgid: Option<(usize, usize)>,
     comm: Option<(usize, usize)>,
+    cgroup_id: Option<usize>,
 }
 
 impl HeaderLayout {
@@ -339,6 +352,10 @@ impl HeaderLayout {
                 .iter()
                 .find(|f| f.name == "comm" && f.kind == FieldKind::Chars)
                 .map(|f| (f.offset, f.size)),
+            cgroup_id: fields
+                .iter()
+                .find(|f| f.name == "cgroup_id" && f.kind == FieldKind::Unsigned && f.size == 8)
+                .map(|f| f.offset),
         }
     }
 
@@ -367,6 +384,12 @@ impl HeaderLayout {
         let pid = self.pid.and_then(|f| Self::read_id(bytes, f));
         let tgid = self.tgid.and_then(|f| Self::read_id(bytes, f));
         (pid.or(tgid).unwrap_or(0), tgid.or(pid).unwrap_or(0))
+    }
+
+    fn cgroup_id(&self, bytes: &[u8]) -> u64 {
+        self.cgroup_id
+            .and_then(|at| Self::read_u64(bytes, at))
+            .unwrap_or(0)
     }
 
     fn comm<'a>(&self, bytes: &'a [u8]) -> &'a [u8] {
@@ -413,7 +436,7 @@ impl Sink {
                 pid,
                 tgid,
                 comm,
-                cgroup_id: 0,
+                cgroup_id: self.header.cgroup_id(bytes),
                 ns: Namespaces::default(),
             },
             result: None,
@@ -600,12 +623,15 @@ mod tests {
             field("pid", 8, 4, FieldKind::Unsigned),
             field("tgid", 12, 4, FieldKind::Signed),
             field("comm", 16, 16, FieldKind::Chars),
+            field("cgroup_id", 32, 8, FieldKind::Unsigned),
         ]);
         let mut rec = vec![0u8; 40];
         rec[..8].copy_from_slice(&1_000u64.to_ne_bytes());
         rec[8..12].copy_from_slice(&11u32.to_ne_bytes());
         rec[12..16].copy_from_slice(&10u32.to_ne_bytes());
         rec[16..19].copy_from_slice(b"cat");
+        rec[32..40].copy_from_slice(&4242u64.to_ne_bytes());
+        assert_eq!(layout.cgroup_id(&rec), 4242);
         assert_eq!(layout.ts(&rec, 5_000), 1_000);
         assert_eq!(
             layout.ts(&rec, 500),
@@ -620,6 +646,7 @@ mod tests {
         assert_eq!(none.ts(&rec, 7), 7);
         assert_eq!(none.pid_tgid(&rec), (0, 0));
         assert_eq!(none.comm(&rec), b"");
+        assert_eq!(none.cgroup_id(&rec), 0);
         // Only a pid: it is both.
         let pid_only = HeaderLayout::from_fields(&[field("pid", 8, 4, FieldKind::Unsigned)]);
         assert_eq!(pid_only.pid_tgid(&rec), (11, 11));

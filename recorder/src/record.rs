@@ -75,6 +75,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     let name = args.session.clone().context("--session is required")?;
     let path = session_path(&args, &name)?;
     crate::preflight::check()?;
+    probes::check_objects(&args.probes)?;
     if !args.ring_mib.is_power_of_two() || args.ring_mib > 1024 {
         bail!("--ring-mib must be a power of two up to 1024");
     }

@@ -348,8 +348,9 @@ impl SessionBuilder {
                     }
                 }
             }
-            // A user probe's record names at most its process (pid, tgid, comm): the cgroup
-            // and namespaces come from the process table, which it does not change.
+            // A user probe's record names at most its process and cgroup: the rest comes
+            // from the process table when it knows the process, which the record does not
+            // change.
             EventData::Custom { .. } => {
                 let known = self
                     .procs
@@ -360,7 +361,9 @@ impl SessionBuilder {
                     if e.header.comm.is_empty() {
                         e.header.comm = p.comm.as_str().into();
                     }
-                    e.header.cgroup_id = p.cgroup_id;
+                    if e.header.cgroup_id == 0 {
+                        e.header.cgroup_id = p.cgroup_id;
+                    }
                     e.header.ns = p.ns;
                 }
             }

@@ -19,7 +19,8 @@
  *   `-g`) is stored in the session, so the viewer shows every field by name and type.
  * - Event header: a first field `__u64 ts_nanos` (or `ts`, `timestamp`), taken from
  *   bpf_ktime_get_boot_ns(), is the event's time (otherwise: when the recorder read the
- *   record). Fields named `pid`, `tgid` (__u32) and `comm` (char[16]) name the process.
+ *   record). Fields named `pid`, `tgid` (__u32) and `comm` (char[16]) name the process,
+ *   `cgroup_id` (__u64) its cgroup, that is its container.
  * - Scope: the recorder puts its own tracked-process map in place of `beefine_tracked`,
  *   so in_scope() follows exactly what the built-in probes follow (the container stack,
  *   the command after `--`, their descendants). `beefine_trace_all` is 1 with `--all`;
@@ -69,6 +70,7 @@ struct @NAME@_event {
 	__u32 pid;      /* thread id */
 	__u32 tgid;     /* process id */
 	char comm[16];  /* thread name */
+	__u64 cgroup_id; /* cgroup v2 id: which container */
 	__s32 dfd;      /* openat's directory fd (-100: the working directory) */
 	__u32 flags;    /* openat's O_* flags */
 };
@@ -119,6 +121,7 @@ int @NAME@_openat(struct syscall_enter *ctx)
 	e->pid = (__u32)id;
 	e->tgid = tgid;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->cgroup_id = bpf_get_current_cgroup_id();
 	e->dfd = (__s32)ctx->args[0];
 	e->flags = (__u32)ctx->args[2];
 	bpf_ringbuf_submit(e, 0);
