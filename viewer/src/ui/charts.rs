@@ -140,9 +140,7 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                                 .step_by(stride)
                                 .map(|w| [&w[0], &w[stride]])
                                 .filter(|w| (range_lo..=range_hi).contains(&w[1].ts_nanos))
-                                .filter_map(|w| {
-                                    value(&w[0], &w[1]).map(|y| [secs(w[1].ts_nanos), y])
-                                })
+                                .filter_map(|w| value(w[0], w[1]).map(|y| [secs(w[1].ts_nanos), y]))
                                 .collect();
                             let name = if series_name.is_empty() {
                                 l.container_label(c)
