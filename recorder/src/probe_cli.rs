@@ -592,6 +592,40 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
+    /// The sample probe of the privileged tests is the template plus two fields, and its
+    /// committed object is built from its current source.
+    #[test]
+    fn the_sample_probe_follows_the_template() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/probes");
+        let sample = std::fs::read_to_string(dir.join("openat_magic.bpf.c")).unwrap();
+        let lines: std::collections::HashSet<&str> = sample.lines().collect();
+        for line in render(TEMPLATE, "openat_magic").lines() {
+            assert!(
+                lines.contains(line),
+                "fixtures/probes/openat_magic.bpf.c lacks the template's line {line:?}: \
+                 regenerate it (probe new openat_magic, then add magic and filename)"
+            );
+        }
+        let elf = std::fs::read(dir.join("openat_magic.bpf.o")).unwrap();
+        let info = probes::inspect("openat_magic.bpf.o", &elf).unwrap();
+        let names: Vec<&str> = info.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "ts_nanos",
+                "pid",
+                "tgid",
+                "comm",
+                "cgroup_id",
+                "dfd",
+                "flags",
+                "magic",
+                "filename"
+            ],
+            "rebuild the object: beefine-record probe build fixtures/probes/openat_magic.bpf.c"
+        );
+    }
+
     #[test]
     fn build_refuses_what_is_not_c() {
         let err = build(Path::new("/tmp/x.bpf.o")).unwrap_err().to_string();
