@@ -40,6 +40,7 @@ pub fn key_commands(ctx: &Context, follow: bool) -> Vec<Command> {
         return cmds;
     }
     let step = |by, forward| Command::Step { by, forward };
+    let button_focused = ctx.memory(|m| m.focused().is_some());
     ctx.input(|i| {
         let shift = i.modifiers.shift;
         let pressed = |k| i.key_pressed(k);
@@ -59,7 +60,8 @@ pub fn key_commands(ctx: &Context, follow: bool) -> Vec<Command> {
         if pressed(Key::D) {
             cmds.push(Command::Pan(0.2));
         }
-        if pressed(Key::Space) {
+        // A focused button takes Space itself (it clicks): do not toggle twice.
+        if pressed(Key::Space) && !button_focused {
             cmds.push(Command::TogglePlay);
         }
         if pressed(Key::ArrowRight) {
