@@ -270,16 +270,37 @@ struct ProgLoadAttr {
 
 const BPF_PROG_LOAD: libc::c_long = 5;
 
+/// A program type as loaded for probing: some types load only with an expected attach
+/// type or flags (as libbpf's probes set them).
+#[derive(Clone, Copy, Debug, Default)]
+struct ProgSpec {
+    prog_type: u32,
+    expected_attach_type: u32,
+    prog_flags: u32,
+}
+
+impl ProgSpec {
+    #[cfg(test)]
+    fn of(prog_type: u32) -> Self {
+        Self {
+            prog_type,
+            ..Self::default()
+        }
+    }
+}
+
 /// Asks the kernel to load (verify) a program; the program is closed at once.
 #[expect(
     unsafe_code,
     reason = "the bpf(2) system call: loading a program the verifier judges, with its log"
 )]
-fn prog_load(prog_type: u32, insns: &[Insn], log: &mut [u8]) -> std::io::Result<()> {
+fn prog_load(spec: ProgSpec, insns: &[Insn], log: &mut [u8]) -> std::io::Result<()> {
     use std::os::fd::{FromRawFd, OwnedFd};
     let license = c"GPL";
     let attr = ProgLoadAttr {
-        prog_type,
+        prog_type: spec.prog_type,
+        expected_attach_type: spec.expected_attach_type,
+        prog_flags: spec.prog_flags,
         insn_cnt: insns.len() as u32,
         insns: insns.as_ptr() as u64,
         license: license.as_ptr() as u64,
@@ -319,13 +340,13 @@ enum Verdict {
 /// program that only calls the helper is refused with "invalid func", "unknown func" or
 /// "program of this type cannot use helper" when it does not; any other verdict (a wrong
 /// argument, or none) means it does.
-fn probe_helper(prog_type: u32, helper: u32) -> std::io::Result<Verdict> {
+fn probe_helper(spec: ProgSpec, helper: u32) -> std::io::Result<Verdict> {
     let mut log = vec![0u8; 8192];
     let call = Insn {
         imm: helper as i32,
         ..BPF_CALL
     };
-    match prog_load(prog_type, &[call, BPF_EXIT], &mut log) {
+    match prog_load(spec, &[call, BPF_EXIT], &mut log) {
         Ok(()) => Ok(Verdict::Accepted),
         Err(e) => {
             let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
@@ -349,6 +370,35 @@ fn probe_helper(prog_type: u32, helper: u32) -> std::io::Result<Verdict> {
 struct KernelEnums {
     prog_types: Vec<(String, i64)>,
     helpers: Vec<(String, i64)>,
+    attach_types: Vec<(String, i64)>,
+}
+
+impl KernelEnums {
+    /// What a program of this type needs to load at all, as libbpf's feature probes give
+    /// it (`libbpf_probes.c`): an expected attach type, or the sleepable flag.
+    fn spec(&self, type_name: &str, prog_type: u32) -> ProgSpec {
+        let attach = |name: &str| {
+            self.attach_types
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |&(_, v)| v as u32)
+        };
+        const BPF_F_SLEEPABLE: u32 = 1 << 4;
+        let (expected_attach_type, prog_flags) = match type_name {
+            "cgroup_sock_addr" => (attach("BPF_CGROUP_INET4_CONNECT"), 0),
+            "cgroup_sockopt" => (attach("BPF_CGROUP_GETSOCKOPT"), 0),
+            "sk_lookup" => (attach("BPF_SK_LOOKUP"), 0),
+            "lirc_mode2" => (attach("BPF_LIRC_MODE2"), 0),
+            "netfilter" => (attach("BPF_NETFILTER"), 0),
+            "syscall" => (0, BPF_F_SLEEPABLE),
+            _ => (0, 0),
+        };
+        ProgSpec {
+            prog_type,
+            expected_attach_type,
+            prog_flags,
+        }
+    }
 }
 
 fn kernel_enums() -> Result<KernelEnums> {
@@ -366,6 +416,7 @@ fn kernel_enums() -> Result<KernelEnums> {
     Ok(KernelEnums {
         prog_types: get("bpf_prog_type")?,
         helpers: get("bpf_func_id")?,
+        attach_types: get("bpf_attach_type")?,
     })
 }
 
@@ -403,12 +454,21 @@ fn helpers(prog_type: &str) -> Result<()> {
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
+    if matches!(type_name.as_str(), "tracing" | "lsm" | "ext" | "struct_ops") {
+        bail!(
+            "{type_name} programs load only against an attach target (the BTF id of a kernel \
+             function, hook or program), so a bare program cannot ask the verifier which \
+             helpers they may call; the kernel's own list is in its source \
+             (kernel/trace/bpf_trace.c, kernel/bpf/bpf_lsm.c)"
+        );
+    }
+    let spec = enums.spec(&type_name, type_id);
     let mut log = vec![0u8; 4096];
-    if let Err(e) = prog_load(type_id, &[BPF_MOV_R0_0, BPF_EXIT], &mut log) {
+    if let Err(e) = prog_load(spec, &[BPF_MOV_R0_0, BPF_EXIT], &mut log) {
         let end = log.iter().position(|&b| b == 0).unwrap_or(0);
         let why = String::from_utf8_lossy(&log[..end]);
         return Err(match e.raw_os_error() {
-            Some(libc::EPERM) => anyhow!(
+            Some(libc::EPERM) if !nix::unistd::Uid::effective().is_root() => anyhow!(
                 "the kernel refused to load a BPF program ({e}): run as root, or with \
                  CAP_BPF and CAP_PERFMON"
             ),
@@ -432,7 +492,7 @@ fn helpers(prog_type: &str) -> Result<()> {
             continue;
         }
         probed += 1;
-        match probe_helper(type_id, id) {
+        match probe_helper(spec, id) {
             Ok(Verdict::Accepted) => accepted.push((
                 name.strip_prefix("BPF_FUNC_").unwrap_or(name).to_owned(),
                 id,
@@ -673,23 +733,23 @@ mod tests {
         const GET_CURRENT_COMM: u32 = 16;
         const XDP_ADJUST_HEAD: u32 = 44;
         assert_eq!(
-            probe_helper(TRACEPOINT, MAP_LOOKUP_ELEM).unwrap(),
+            probe_helper(ProgSpec::of(TRACEPOINT), MAP_LOOKUP_ELEM).unwrap(),
             Verdict::Accepted
         );
         assert_eq!(
-            probe_helper(TRACEPOINT, GET_CURRENT_COMM).unwrap(),
+            probe_helper(ProgSpec::of(TRACEPOINT), GET_CURRENT_COMM).unwrap(),
             Verdict::Accepted
         );
         assert_eq!(
-            probe_helper(TRACEPOINT, XDP_ADJUST_HEAD).unwrap(),
+            probe_helper(ProgSpec::of(TRACEPOINT), XDP_ADJUST_HEAD).unwrap(),
             Verdict::Refused
         );
         assert_eq!(
-            probe_helper(XDP, XDP_ADJUST_HEAD).unwrap(),
+            probe_helper(ProgSpec::of(XDP), XDP_ADJUST_HEAD).unwrap(),
             Verdict::Accepted
         );
         assert_eq!(
-            probe_helper(TRACEPOINT, 100_000).unwrap(),
+            probe_helper(ProgSpec::of(TRACEPOINT), 100_000).unwrap(),
             Verdict::Refused,
             "an id no kernel has"
         );
