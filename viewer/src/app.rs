@@ -473,14 +473,15 @@ impl ViewerApp {
 
     fn screenshot_step(&mut self, ctx: &Context) {
         let loading = self.is_loading();
+        // A picture of the error is taken too, and the outcome says it failed.
+        let failed = self.error().map(|e| e.message.clone());
         let Some(job) = &mut self.screenshot else {
             return;
         };
         if loading {
             return;
         }
-        if let Some(result) = job.result.lock().ok().and_then(|r| r.clone()) {
-            let _ = result;
+        if job.result.lock().is_ok_and(|r| r.is_some()) {
             ctx.send_viewport_cmd(ViewportCommand::Close);
             return;
         }
@@ -492,7 +493,13 @@ impl ViewerApp {
             let result = job.result.clone();
             let waker = ctx.clone();
             ctx.request_screenshot(move |image| {
-                let r = save_png(&out, &image);
+                let r = save_png(&out, &image).and_then(|()| match failed {
+                    Some(message) => Err(format!(
+                        "saved {}, but the session could not be opened: {message}",
+                        out.display()
+                    )),
+                    None => Ok(()),
+                });
                 if let Ok(mut slot) = result.lock() {
                     *slot = Some(r);
                 }
