@@ -100,10 +100,8 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         overwrite: args.force,
         ..WriterOptions::default()
     };
-    let writer = SessionWriter::create(&path, &info, opts)?;
-    ownership::hand_over(&path)?;
-
-    // Load the probes with the scope seeded before any program runs.
+    // Load the probes with the scope seeded before any program runs. The session file is
+    // created only once they are in: a probe the kernel refuses leaves no file behind.
     let me = std::process::id();
     let elf = beefine_ebpf::object();
     let sections = loader::program_sections(elf)?;
@@ -131,6 +129,8 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     let (attached, links) =
         loader::attach_all("the built-in probes", &mut ebpf, &sections, &attach)?;
     let custom = probes::load_custom(&args.probes, &attach, me, trace_all, &tracked)?;
+    let writer = SessionWriter::create(&path, &info, opts)?;
+    ownership::hand_over(&path)?;
 
     let stats = Arc::new(Stats::default());
     let (tx, rx) = sync_channel::<SessionMsg>(256);

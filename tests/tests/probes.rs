@@ -357,6 +357,10 @@ fn a_probe_the_verifier_rejects_gives_its_log() {
         "{err}"
     );
     assert!(err.contains("call bpf_map_lookup_elem"), "{err}");
+    assert!(
+        !scratch.session("bad").exists(),
+        "no session file is left when loading fails"
+    );
     // Nothing stays loaded.
     assert!(leftovers().is_empty(), "{:?}", leftovers());
 }
