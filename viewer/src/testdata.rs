@@ -11,9 +11,9 @@ use std::path::Path;
 
 use beefine_schema::synth::{CONTAINER_CGROUP_ID, Generator};
 use beefine_schema::{
-    CloneArgs, Component, Container, DockerEvent, Event, EventData, EventHeader, Image, Layer,
-    Loss, LossSource, MkdirArgs, MountArgs, Namespaces, OpenArgs, PacketSummary, Probe, Process,
-    ResourceSample, Result, Sample, SessionInfo, SessionWriter, SockAddr, SockArgs, Str,
+    Bookmark, CloneArgs, Component, Container, DockerEvent, Event, EventData, EventHeader, Image,
+    Layer, Loss, LossSource, MkdirArgs, MountArgs, Namespaces, OpenArgs, PacketSummary, Probe,
+    Process, ResourceSample, Result, Sample, SessionInfo, SessionWriter, SockAddr, SockArgs, Str,
     TcpStateChange, WriterOptions,
 };
 
@@ -904,6 +904,11 @@ fn write_sample_entities(w: &mut SessionWriter) -> Result<()> {
     ] {
         w.upsert_process(&p)?;
     }
+    w.bookmark(&Bookmark {
+        ts_nanos: ms(345),
+        label: "runc unshares".into(),
+        note: "The container's namespaces are created here.".into(),
+    })?;
     w.upsert_probe(&Probe {
         probe_id: 7,
         name: "http_latency".into(),

@@ -362,3 +362,25 @@ fn an_empty_session_and_one_left_by_a_stopped_writer_open() {
     assert_eq!(v.session.store.len(), 2_000);
     assert_eq!(v.session.status, beefine_schema::Status::Live);
 }
+
+#[test]
+fn a_bookmark_on_the_axis_moves_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = harness(Some(sample(dir.path())));
+    let v = viewer(&h);
+    let b = v.session.bookmarks[0].clone();
+    assert_eq!(b.label, "runc unshares");
+    let timeline = h.get_by_label("timeline").rect();
+    let plot_left = timeline.left() + 104.0;
+    let x = plot_left + v.time.fraction_of(b.ts_nanos) as f32 * (timeline.right() - plot_left);
+    let at = egui::pos2(x + 1.0, timeline.top() + 5.0);
+    h.hover_at(at);
+    h.run();
+    h.drag_at(at);
+    h.run();
+    h.drop_at(at);
+    h.run();
+    let v = viewer(&h);
+    assert_eq!(v.time.cursor(), b.ts_nanos);
+    assert_eq!(v.session.store.kind_of(v.selected.unwrap()), Kind::Unshare);
+}

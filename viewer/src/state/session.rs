@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use beefine_schema::paths::{LayerIndex, RootTracker};
 use beefine_schema::{
-    Component, Container, Event, EventData, EventHeader, Image, Kind, Layer, Loss, Meta,
+    Bookmark, Component, Container, Event, EventData, EventHeader, Image, Kind, Layer, Loss, Meta,
     Namespaces, Probe, Process, Query, Sample, Session, Status, TailCursor,
 };
 use rustc_hash::FxHashMap;
@@ -50,6 +50,8 @@ pub struct LoadedSession {
     /// Resource samples of each container (by container index), in time order.
     pub samples: Vec<Vec<Sample>>,
     pub probes: Probes,
+    /// Instants someone marked, in time order.
+    pub bookmarks: Vec<Bookmark>,
     /// Parts of the file that could not be read.
     pub damage: Vec<String>,
     /// Component of each process context of the store.
@@ -96,6 +98,7 @@ pub struct Entities {
     pub lost_events: u64,
     pub samples: Vec<Sample>,
     pub probes: Vec<Probe>,
+    pub bookmarks: Vec<Bookmark>,
 }
 
 impl Entities {
@@ -109,6 +112,7 @@ impl Entities {
             lost_events: session.lost_events()?,
             samples: session.resource_samples()?,
             probes: session.probes()?,
+            bookmarks: session.bookmarks()?,
         })
     }
 }
@@ -174,6 +178,7 @@ impl LoadedSession {
             lost_events: 0,
             samples: Vec::new(),
             probes: Probes::default(),
+            bookmarks: Vec::new(),
             damage: Vec::new(),
             ctx_component: Vec::new(),
             overlay: OverlayIndex::default(),
@@ -211,6 +216,8 @@ impl LoadedSession {
         self.losses = e.losses;
         self.lost_events = e.lost_events;
         self.probes = Probes::new(&e.probes);
+        self.bookmarks = e.bookmarks;
+        self.bookmarks.sort_by_key(|b| b.ts_nanos);
         let processes_changed = e.processes != self.processes;
         self.processes = if e.processes.is_empty() {
             derive_processes(&self.store, &self.containers)

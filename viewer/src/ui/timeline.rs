@@ -271,6 +271,41 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         );
     }
 
+    // Bookmarks: a flag on the axis with its label; a click on it moves the cursor there.
+    let mut hovered_bookmark = None;
+    for (i, b) in v.session.bookmarks.iter().enumerate() {
+        let x = x_of(b.ts_nanos);
+        if !(plot.left()..=plot.right()).contains(&x) {
+            continue;
+        }
+        let color = Color32::from_rgb(0x9f, 0xd8, 0xff);
+        painter.vline(
+            x,
+            (rect.top() + 2.0)..=lanes_bottom,
+            Stroke::new(1.0, color.gamma_multiply(0.5)),
+        );
+        let flag = Rect::from_min_size(pos2(x, rect.top() + 2.0), vec2(7.0, 6.0));
+        painter.rect_filled(flag, CornerRadius::ZERO, color);
+        let galley = painter.layout_no_wrap(
+            format::ellipsize(&b.label, 24),
+            FontId::proportional(10.5),
+            color,
+        );
+        let at = pos2(x + 9.0, rect.top() + 1.0);
+        painter.rect_filled(
+            Rect::from_min_size(at, galley.size()).expand(1.0),
+            CornerRadius::same(2),
+            visuals.extreme_bg_color,
+        );
+        painter.galley(at, galley, color);
+        if resp
+            .hover_pos()
+            .is_some_and(|p| (p.x - x).abs() <= 5.0 && p.y < lanes_top)
+        {
+            hovered_bookmark = Some(i);
+        }
+    }
+
     // The filter's time range: everything outside is dimmed.
     if let Some((lo, hi)) = v.filter.time_range {
         let shade = Color32::from_black_alpha(140);
@@ -377,7 +412,20 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     } else {
         resp
     };
-    if let Some(i) = hovered_loss {
+    if let Some(i) = hovered_bookmark {
+        let b = &v.session.bookmarks[i];
+        if resp.clicked() {
+            cmds.retain(|c| !matches!(c, Command::SetCursor(_)));
+            cmds.push(Command::SetCursor(b.ts_nanos));
+        }
+        resp.on_hover_text(format!(
+            "{} at {}{}{}",
+            b.label,
+            super::rel_time(v, b.ts_nanos),
+            if b.note.is_empty() { "" } else { "\n" },
+            b.note
+        ));
+    } else if let Some(i) = hovered_loss {
         let loss = &v.session.losses[i];
         resp.on_hover_text(format!(
             "{} events lost ({}, cpu {}) from {} for {}",
