@@ -407,3 +407,57 @@ fn custom_records_are_decoded_with_their_btf() {
     });
     assert_eq!(kinds_of(&v), [Kind::Custom]);
 }
+
+#[test]
+fn filtering_and_stepping_the_committed_fixture() {
+    let (l, _) = LoadedSession::load(&fixture()).unwrap();
+    let setns = l.store.kind_count(Kind::Setns) as usize;
+    let mounts = l.store.kind_count(Kind::Mount) as usize;
+    let mut v = Viewer::new(l, Filter::default());
+    // Stepping by kind from the first setns visits every setns once, in time order.
+    let first = (0..v.session.store.len() as u32)
+        .find(|&i| v.session.store.kind_of(i) == Kind::Setns)
+        .unwrap();
+    v.apply(Command::Select(first));
+    let mut seen = vec![first];
+    loop {
+        v.apply(Command::Step {
+            by: StepBy::Kind,
+            forward: true,
+        });
+        let s = v.selected.unwrap();
+        if s == *seen.last().unwrap() {
+            break;
+        }
+        assert_eq!(v.session.store.kind_of(s), Kind::Setns);
+        assert!(v.session.store.ts_of(s) >= v.session.store.ts_of(*seen.last().unwrap()));
+        seen.push(s);
+    }
+    assert_eq!(seen.len(), setns);
+    // Kinds and container combine: the fixture's container holds part of the mounts.
+    let container = v.session.containers.containers()[0].container_id.clone();
+    let mut f = Filter::default();
+    f.only_kinds(&[Kind::Mount]);
+    v.set_filter(f.clone());
+    assert_eq!(v.filtered.rows.len(), mounts);
+    f.container = ContainerChoice::Container(container);
+    v.set_filter(f.clone());
+    let inside = v.filtered.rows.len();
+    assert!(0 < inside && inside < mounts, "{inside} of {mounts}");
+    assert!(v.filtered.rows.iter().all(|&i| {
+        v.session.store.get(i).unwrap().ctx.cgroup_id == beefine_schema::synth::CONTAINER_CGROUP_ID
+    }));
+    f.container = ContainerChoice::Host;
+    v.set_filter(f);
+    assert_eq!(v.filtered.rows.len(), mounts - inside);
+    // Time control over the fixture: zoom in around the cursor keeps it in view.
+    v.apply(Command::SelectEdge { last: false });
+    for _ in 0..20 {
+        v.apply(Command::ZoomAtCursor(0.5));
+    }
+    let f = v.time.fraction_of(v.time.cursor());
+    assert!((0.0..=1.0).contains(&f), "{f}");
+    v.apply(Command::FitView);
+    let (lo, hi) = v.session.time_span();
+    assert!(v.time.view().0 <= lo && v.time.view().1 >= hi);
+}
