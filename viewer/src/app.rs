@@ -582,7 +582,12 @@ pub fn viewer_ui(
                     .show(ui, |ui| cmds.extend(ui::container::container_ui(ui, v)));
             });
     }
-    if panels.charts {
+    if panels.charts && v.session.samples.iter().all(Vec::is_empty) {
+        // Nothing to chart: a line that says so instead of an empty panel.
+        Panel::bottom("no-charts").resizable(false).show(ui, |ui| {
+            ui.label(egui::RichText::new("No resource samples in this session.").weak());
+        });
+    } else if panels.charts {
         Panel::bottom("charts")
             .resizable(true)
             .default_size(180.0)
