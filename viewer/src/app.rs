@@ -570,12 +570,17 @@ pub fn viewer_ui(
             .size_range(260.0..=720.0)
             .show(ui, |ui| {
                 let h = ui.available_height();
-                ScrollArea::vertical()
-                    .id_salt("details-scroll")
-                    .max_height(h * 0.52)
-                    .auto_shrink([false, true])
-                    .show(ui, |ui| cmds.extend(ui::details::details_ui(ui, v)));
-                ui.separator();
+                // Details above, the container below, split by a handle people can drag.
+                Panel::top("details-pane")
+                    .resizable(true)
+                    .default_size(h * 0.55)
+                    .size_range(120.0..=(h - 80.0).max(121.0))
+                    .show(ui, |ui| {
+                        ScrollArea::vertical()
+                            .id_salt("details-scroll")
+                            .auto_shrink([false, false])
+                            .show(ui, |ui| cmds.extend(ui::details::details_ui(ui, v)));
+                    });
                 ScrollArea::vertical()
                     .id_salt("container-scroll")
                     .auto_shrink([false, false])
