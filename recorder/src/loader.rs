@@ -135,7 +135,6 @@ pub fn verifier_excerpt(log: &str) -> String {
 }
 
 /// An attachment owned apart from its program: held to stay attached, dropped to detach.
-#[expect(dead_code, reason = "the links are only held and dropped")]
 pub enum Link {
     TracePoint(TracePointLink),
     RawTracePoint(RawTracePointLink),
