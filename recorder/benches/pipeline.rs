@@ -31,7 +31,7 @@ fn header(kind: RecordKind, ts: u64, tgid: u32, len: usize) -> abi::Header {
     h.pid_ns = 4026531836;
     h.mnt_ns = 4026531841;
     h.net_ns = 4026531840;
-    let comm: &[u8] = if tgid % 3 == 0 {
+    let comm: &[u8] = if tgid.is_multiple_of(3) {
         b"dockerd"
     } else {
         b"containerd"
