@@ -62,11 +62,25 @@ pub fn main(args: &Args) -> Result<()> {
     } else {
         print_table(&results);
     }
-    for dir in [util::target_dir(), util::root().join("target")] {
-        let extra = dir.join("criterion").join("session-bytes-per-event.txt");
-        if modified_since(&extra, start) {
-            print!("  {}", fs::read_to_string(&extra).unwrap_or_default());
-            break;
+    // Figures a benchmark writes beside criterion's (bytes/event, the capture summary).
+    // Some write them under the workspace's target/ whatever CARGO_TARGET_DIR says.
+    let mut extras = Vec::new();
+    for dir in criterion_dirs() {
+        let Ok(entries) = fs::read_dir(&dir) else {
+            continue;
+        };
+        extras.extend(
+            entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "txt") && modified_since(p, start)),
+        );
+    }
+    extras.sort();
+    for extra in extras {
+        println!("\n  {}:", extra.display());
+        for line in fs::read_to_string(&extra).unwrap_or_default().lines() {
+            println!("  {line}");
         }
     }
     if !failures.is_empty() {
@@ -123,7 +137,9 @@ fn bench_targets(package: &str) -> Result<Vec<String>> {
 #[derive(Debug, PartialEq)]
 struct Figure {
     id: String,
-    mean_nanos: f64,
+    /// Time per iteration: criterion's slope estimate when it has one (what it prints as
+    /// `time:`), else the mean.
+    nanos: f64,
     /// (count, unit) per iteration, from criterion's throughput setting.
     throughput: Option<(f64, &'static str)>,
 }
@@ -134,23 +150,28 @@ fn modified_since(path: &Path, start: SystemTime) -> bool {
         .is_ok_and(|t| t >= start)
 }
 
-/// Every criterion benchmark whose estimates were written since `start`.
-fn collect(start: SystemTime) -> Result<Vec<Figure>> {
+/// Criterion's output folder of this run's target directory, then the workspace's
+/// `target/criterion` if that is another one.
+fn criterion_dirs() -> Vec<PathBuf> {
     let mut dirs = vec![util::target_dir().join("criterion")];
     let default = util::root().join("target").join("criterion");
     if !dirs.contains(&default) {
         dirs.push(default);
     }
+    dirs
+}
+
+/// Every criterion benchmark of this run's target directory whose estimates were written
+/// since `start`.
+fn collect(start: SystemTime) -> Result<Vec<Figure>> {
     let mut found = Vec::new();
-    for dir in dirs {
-        let mut new_dirs = Vec::new();
-        find_new_dirs(&dir, &mut new_dirs);
-        for d in new_dirs {
-            if modified_since(&d.join("estimates.json"), start)
-                && let Some(f) = read_figure(&d)?
-            {
-                found.push(f);
-            }
+    let mut new_dirs = Vec::new();
+    find_new_dirs(&util::target_dir().join("criterion"), &mut new_dirs);
+    for d in new_dirs {
+        if modified_since(&d.join("estimates.json"), start)
+            && let Some(f) = read_figure(&d)?
+        {
+            found.push(f);
         }
     }
     found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -187,7 +208,9 @@ fn read_figure(new_dir: &Path) -> Result<Option<Figure>> {
 
 fn figure(bench: &Value, est: &Value) -> Option<Figure> {
     let id = bench["full_id"].as_str()?.to_string();
-    let mean_nanos = est["mean"]["point_estimate"].as_f64()?;
+    let nanos = est["slope"]["point_estimate"]
+        .as_f64()
+        .or_else(|| est["mean"]["point_estimate"].as_f64())?;
     let t = &bench["throughput"];
     let throughput = match t["Elements"].as_f64() {
         Some(n) => Some((n, "events/s")),
@@ -198,7 +221,7 @@ fn figure(bench: &Value, est: &Value) -> Option<Figure> {
     };
     Some(Figure {
         id,
-        mean_nanos,
+        nanos,
         throughput,
     })
 }
@@ -225,14 +248,14 @@ fn print_table(figures: &[Figure]) {
     let width = figures.iter().map(|f| f.id.len()).max().unwrap_or(0).max(9);
     println!(
         "  {:<width$}  {:>12}  {:>18}",
-        "benchmark", "mean/iter", "throughput"
+        "benchmark", "time/iter", "throughput"
     );
     for f in figures {
         let tp = f.throughput.map_or_else(
             || "-".to_string(),
-            |(n, unit)| format!("{}{unit}", si(n / (f.mean_nanos / 1e9))),
+            |(n, unit)| format!("{}{unit}", si(n / (f.nanos / 1e9))),
         );
-        println!("  {:<width$}  {:>12}  {:>18}", f.id, time(f.mean_nanos), tp);
+        println!("  {:<width$}  {:>12}  {:>18}", f.id, time(f.nanos), tp);
     }
 }
 
@@ -244,11 +267,17 @@ mod tests {
     #[test]
     fn events_per_second_from_criterion_files() {
         let bench = json!({"full_id": "session/write", "throughput": {"Elements": 1_000_000}});
-        let est = json!({"mean": {"point_estimate": 250_000_000.0}});
+        let est = json!({"mean": {"point_estimate": 250_000_000.0}, "slope": null});
         let f = figure(&bench, &est).unwrap();
         assert_eq!(f.throughput, Some((1e6, "events/s")));
-        assert_eq!(si(1e6 / (f.mean_nanos / 1e9)), "4.00 M");
-        assert_eq!(time(f.mean_nanos), "250.000 ms");
+        assert_eq!(si(1e6 / (f.nanos / 1e9)), "4.00 M");
+        assert_eq!(time(f.nanos), "250.000 ms");
+        let est = json!({"mean": {"point_estimate": 1.0}, "slope": {"point_estimate": 2.0}});
+        assert_eq!(
+            figure(&bench, &est).unwrap().nanos,
+            2.0,
+            "the slope, as criterion prints"
+        );
         let none = json!({"full_id": "x", "throughput": null});
         assert_eq!(figure(&none, &est).unwrap().throughput, None);
     }
