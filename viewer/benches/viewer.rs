@@ -81,6 +81,7 @@ fn benches(c: &mut Criterion) {
     });
 
     let (loaded, _) = LoadedSession::load(&path).expect("the session loads");
+    write_summary(&loaded);
     let mut v = Viewer::new(loaded, Filter::default());
     let container = v.session.containers.containers()[0].container_id.clone();
     let mut mounts = Filter::default();
@@ -150,6 +151,27 @@ fn benches(c: &mut Criterion) {
         });
     });
     g.finish();
+}
+
+/// Figures beside criterion's (read by `cargo xtask bench`): what the store holds.
+fn write_summary(l: &LoadedSession) {
+    let dir = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| PathBuf::from("../target"), PathBuf::from)
+        .join("criterion");
+    let events = l.store.len().max(1);
+    let text = format!(
+        "viewer on {} generated events ({} file, {:.2} B/event)\n\
+         store: {:.1} B/event in columns, {} strings, {} process contexts\n\
+         targets: first_frame < 300 ms, refilter < 100 ms, scrub_frame < 16 ms\n",
+        events,
+        beefine_viewer::format::bytes(l.file_bytes),
+        l.file_bytes as f64 / events as f64,
+        l.store.column_bytes() as f64 / events as f64,
+        l.store.strings.len(),
+        l.store.contexts().len(),
+    );
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join("viewer-1m.txt"), text);
 }
 
 criterion_group!(viewer, benches);
