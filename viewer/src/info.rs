@@ -183,6 +183,40 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
         }
     }
 
+    let probes: Vec<_> = session
+        .probes()?
+        .into_iter()
+        .filter(|p| !p.builtin)
+        .collect();
+    if !probes.is_empty() {
+        let _ = writeln!(t, "\nuser probes  {}", probes.len());
+        for p in &probes {
+            let _ = writeln!(
+                t,
+                "  {:<4} {:<24} {}",
+                p.probe_id,
+                p.name,
+                p.programs
+                    .iter()
+                    .map(|(_, at)| at.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    let bookmarks = session.bookmarks()?;
+    if !bookmarks.is_empty() {
+        let _ = writeln!(t, "\nbookmarks    {}", bookmarks.len());
+        for b in &bookmarks {
+            let _ = writeln!(
+                t,
+                "  {:>12}  {}",
+                format::offset(b.ts_nanos as i64 - start as i64),
+                b.label
+            );
+        }
+    }
+
     let _ = writeln!(t, "\nevents by kind");
     let mut counts = kind_counts.clone();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -62,6 +62,9 @@ fn info_summarises_the_session() {
         "B/event",
         "unshare",
         "2025-11-24 16:00:01.000 UTC",
+        "user probes  1",
+        "http_latency             tracepoint/syscalls/sys_enter_accept4",
+        "0.345000 s  runc unshares",
     ] {
         assert!(
             text.contains(expected),
