@@ -57,9 +57,7 @@ pub fn main(args: &Args) -> Result<()> {
 
     util::heading("figures");
     let results = collect(start)?;
-    if results.is_empty() {
-        println!("no criterion results from this run");
-    } else {
+    if !results.is_empty() {
         print_table(&results);
     }
     // Figures a benchmark writes beside criterion's (bytes/event, the capture summary).
@@ -77,6 +75,9 @@ pub fn main(args: &Args) -> Result<()> {
         );
     }
     extras.sort();
+    if results.is_empty() && extras.is_empty() {
+        println!("no figures from this run");
+    }
     for extra in extras {
         println!("\n  {}:", extra.display());
         for line in fs::read_to_string(&extra).unwrap_or_default().lines() {

@@ -69,6 +69,22 @@ fn provisioned(keep: bool, f: impl FnOnce() -> Result<()>) -> Result<()> {
     result
 }
 
+/// Removes the local copy of `image` so that the recorded pull downloads and unpacks its
+/// layers; a copy in use by a container stays (the pull is then recorded as a no-op).
+fn remove_local_image(image: &str) -> Result<()> {
+    let present = Command::new("docker")
+        .args(["image", "inspect", image])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if present {
+        let status = util::status(Command::new("docker").args(["image", "rm", image]))?;
+        if !status.success() {
+            println!("warning: {image} stays local: the recorded pull will download nothing");
+        }
+    }
+    Ok(())
+}
+
 /// The arguments of `beefine-record` that record the nginx story: pull the fixture image
 /// from the local registry, run it with a port on 127.0.0.1, fetch its page.
 fn pull_nginx_args(out_dir: &Path, nginx: &str) -> Vec<String> {
@@ -103,6 +119,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         let session = out_dir.join("pull-nginx.beefine");
 
         util::heading("record pull-nginx");
+        remove_local_image(&nginx)?;
         util::run(
             Command::new(release_bin("beefine-record")).args(pull_nginx_args(&out_dir, &nginx)),
         )
@@ -173,6 +190,11 @@ pub fn fixtures(args: &FixturesArgs) -> Result<()> {
         ));
         for (name, rec_args) in &recordings {
             util::heading(&format!("record {name}"));
+            remove_local_image(if *name == "pull-nginx" {
+                &nginx
+            } else {
+                &busybox
+            })?;
             util::run(Command::new(release_bin("beefine-record")).args(rec_args))
                 .with_context(|| format!("recording the fixture session {name}"))?;
             let file = dir.join(format!("{name}.beefine"));
