@@ -96,8 +96,11 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         start_ts_nanos,
     };
     let clock_offset = info.clock_offset_nanos;
+    // Commits every 100 ms: a viewer following the session sees new events within its own
+    // poll interval plus this (the chunks cut at each commit are merged when it finishes).
     let opts = WriterOptions {
         overwrite: args.force,
+        commit_interval: Duration::from_millis(100),
         ..WriterOptions::default()
     };
     // Load the probes with the scope seeded before any program runs. The session file is
