@@ -471,17 +471,18 @@ pub fn sample_events() -> Vec<Event> {
         Some(0),
         mount(MERGED_DIR, MERGED_DIR, "", 0x1000 | 0x4000, ""),
     ));
+    // runc opens the mount point with O_PATH and mounts through /proc/self/fd/N.
+    v.push(ev(
+        ms(361),
+        &RUNC_INIT,
+        Some(6),
+        open(&format!("{MERGED_DIR}/proc"), 0o10000000 | 0o2000000),
+    ));
     v.push(ev(
         ms(362),
         &RUNC_INIT,
         Some(0),
-        mount(
-            "proc",
-            &format!("{MERGED_DIR}/proc"),
-            "proc",
-            0x2 | 0x4 | 0x8,
-            "",
-        ),
+        mount("proc", "/proc/self/fd/6", "proc", 0x2 | 0x4 | 0x8, ""),
     ));
     v.push(ev(
         ms(364),

@@ -181,7 +181,11 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
             } else {
                 format!(" ({})", decode::flag_names(m.flags, decode::MOUNT_FLAGS))
             };
-            let (src, target, fstype) = (s(&m.source), s(&m.target), s(&m.fstype));
+            let (src, target, fstype) = (
+                through_fd(l, idx, s(&m.source)),
+                through_fd(l, idx, s(&m.target)),
+                s(&m.fstype),
+            );
             if m.flags & 4096 != 0 {
                 format!("bind {src} on {target}{flags}")
             } else if fstype.is_empty() && src.is_empty() {
@@ -409,6 +413,24 @@ pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     let root = l.roots.root_of(store, idx);
     let path_field = |label: &str, id: &StrId| {
         let p = s(id);
+        if let Some((fd, opened)) =
+            fd_of_proc_path(p).and_then(|fd| Some((fd, fd_open(l, idx, fd)?)))
+        {
+            let path = store.str(opened.1);
+            let what = l
+                .overlay
+                .describe(path)
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            return Field {
+                label: label.to_owned(),
+                value: p.to_owned(),
+                note: Some(format!(
+                    "fd {fd}: {path}, opened at {}{what}",
+                    format::offset(store.ts_of(opened.0) as i64 - l.origin() as i64)
+                )),
+            };
+        }
         let note = match root {
             Some("/") => l.overlay.describe(p),
             Some(r) if p.starts_with('/') => {
@@ -769,6 +791,43 @@ pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         }
     }
     f
+}
+
+/// How far back the opening of a file descriptor is looked for.
+const FD_LOOKBACK: usize = 4096;
+
+/// The descriptor number in `/proc/self/fd/N` (or `/proc/thread-self/fd/N`).
+fn fd_of_proc_path(path: &str) -> Option<i64> {
+    path.strip_prefix("/proc/self/fd/")
+        .or_else(|| path.strip_prefix("/proc/thread-self/fd/"))
+        .and_then(|n| n.parse().ok())
+}
+
+/// The open that gave the process of event `idx` its descriptor `fd` (the latest before
+/// the event): (event, path). runc mounts through descriptors it opened with O_PATH.
+fn fd_open(l: &LoadedSession, idx: EventIdx, fd: i64) -> Option<(EventIdx, StrId)> {
+    let store = &l.store;
+    let tgid = store.tgid_of(idx);
+    let from = (idx as usize).saturating_sub(FD_LOOKBACK);
+    for i in (from..idx as usize).rev() {
+        let i = i as EventIdx;
+        if store.result_of(i) != Some(fd) || store.tgid_of(i) != tgid {
+            continue;
+        }
+        return match store.data_of(i) {
+            EventData::Openat(a) | EventData::Openat2(a) => Some((i, a.path)),
+            // The number went to something else (a socket, a pipe…).
+            _ => None,
+        };
+    }
+    None
+}
+
+/// A path shown through the descriptor it names: `/proc/self/fd/6` → the opened path.
+fn through_fd<'a>(l: &'a LoadedSession, idx: EventIdx, path: &'a str) -> &'a str {
+    fd_of_proc_path(path)
+        .and_then(|fd| fd_open(l, idx, fd))
+        .map_or(path, |(_, p)| l.store.str(p))
 }
 
 /// Packet payload as text, line ends shown as ↵.

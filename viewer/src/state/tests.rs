@@ -461,3 +461,30 @@ fn filtering_and_stepping_the_committed_fixture() {
     let (lo, hi) = v.session.time_span();
     assert!(v.time.view().0 <= lo && v.time.view().1 >= hi);
 }
+
+#[test]
+fn mounts_through_a_descriptor_name_the_opened_path() {
+    let (_dir, l) = sample();
+    let idx = (0..l.store.len() as u32)
+        .find(|&i| {
+            matches!(l.store.data_of(i), beefine_schema::EventData::Mount(m)
+                if l.store.str(m.fstype) == "proc")
+        })
+        .unwrap();
+    let merged_proc = format!("{}/proc", testdata::MERGED_DIR);
+    assert_eq!(
+        super::describe::summary(&l, idx),
+        format!("proc proc on {merged_proc} (MS_NOSUID|MS_NODEV|MS_NOEXEC)")
+    );
+    let target = super::describe::details(&l, idx)
+        .into_iter()
+        .find(|f| f.label == "target")
+        .unwrap();
+    assert_eq!(target.value, "/proc/self/fd/6");
+    let note = target.note.unwrap();
+    assert!(
+        note.starts_with(&format!("fd 6: {merged_proc}, opened at 0.361000 s")),
+        "{note}"
+    );
+    assert!(note.contains("root filesystem of container web"), "{note}");
+}
