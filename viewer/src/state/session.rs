@@ -559,12 +559,16 @@ pub struct OverlayIndex {
     /// Container directories (upper, merged, work, lower dirs that are no known layer) with
     /// what they are, longest first.
     dirs: Vec<(String, String)>,
+    /// Each container's root filesystem (merged directory) and the short form used in
+    /// summaries: `web:`.
+    merged: Vec<(String, String)>,
 }
 
 impl OverlayIndex {
     pub fn new(layers: &[Layer], images: &[Image], containers: &[Container]) -> Self {
         let layer_index = LayerIndex::new(images, layers);
         let mut dirs = Vec::new();
+        let mut merged = Vec::new();
         for c in containers {
             let name = if c.name.is_empty() {
                 c.short_id().to_owned()
@@ -582,6 +586,9 @@ impl OverlayIndex {
                     d.clone(),
                     format!("root filesystem of container {name} (merged)"),
                 ));
+                if !d.is_empty() {
+                    merged.push((d.trim_end_matches('/').to_owned(), format!("{name}:")));
+                }
             }
             if let Some(d) = &c.work_dir {
                 dirs.push((
@@ -610,7 +617,21 @@ impl OverlayIndex {
         Self {
             layers: layer_index,
             dirs,
+            merged,
         }
+    }
+
+    /// `text` with each container's root filesystem written `name:` as `docker cp` does:
+    /// `/var/lib/docker/overlay2/<id>/merged/proc` → `web:/proc`.
+    pub fn abbreviate(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for (dir, short) in &self.merged {
+            if out.contains(dir.as_str()) {
+                out = out.replace(&format!("{dir}/"), &format!("{short}/"));
+                out = out.replace(dir.as_str(), &format!("{short}/"));
+            }
+        }
+        out
     }
 
     /// What the directory holding the host path `path` is: an image layer or a container

@@ -488,3 +488,19 @@ fn mounts_through_a_descriptor_name_the_opened_path() {
     );
     assert!(note.contains("root filesystem of container web"), "{note}");
 }
+
+#[test]
+fn container_root_filesystems_are_abbreviated_in_summaries() {
+    let (_dir, l) = sample();
+    let merged = testdata::MERGED_DIR;
+    assert_eq!(
+        l.overlay
+            .abbreviate(&format!("proc proc on {merged}/proc (MS_NOSUID)")),
+        "proc proc on web:/proc (MS_NOSUID)"
+    );
+    assert_eq!(
+        l.overlay.abbreviate(&format!("bind {merged} on {merged}")),
+        "bind web:/ on web:/"
+    );
+    assert_eq!(l.overlay.abbreviate("/etc/passwd"), "/etc/passwd");
+}

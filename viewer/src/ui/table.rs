@@ -127,9 +127,11 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 });
                 row.col(|ui| {
                     ui.add(
-                        Label::new(text(crate::format::shorten_ids(&describe::summary(
-                            &v.session, idx,
-                        ))))
+                        Label::new(text(crate::format::shorten_ids(
+                            &v.session
+                                .overlay
+                                .abbreviate(&describe::summary(&v.session, idx)),
+                        )))
                         .selectable(false)
                         .truncate(),
                     );
