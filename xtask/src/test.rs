@@ -125,6 +125,8 @@ pub fn main(args: &Args) -> Result<()> {
         });
     } else {
         step("cargo test -p beefine_tests", &mut || {
+            // The end-to-end tests run the recorder's binary from the target directory.
+            util::run(util::cargo().args(["build", "-p", "beefine_recorder", "--bins"]))?;
             cargo_test(&["-p", "beefine_tests"], &["--test-threads=1"], &mut counts)
         });
     }
