@@ -52,10 +52,11 @@ enum Command {
     ///
     /// Steps: provision; `cargo fmt --all --check`; `cargo clippy --workspace --all-targets
     /// -- -D warnings`; `cargo test --workspace` without the privileged package; the
-    /// privileged `beefine_tests` (after building beefine-record) with `--test-threads=1`; a screenshot of the viewer under
-    /// Xvfb once `beefine-view --screenshot` exists. Every step runs even after a failure,
-    /// a summary follows, and the exit code is non-zero if any step failed. Services this
-    /// run started are stopped at the end unless `--keep-services`.
+    /// privileged `beefine_tests` (after building beefine-record) with `--test-threads=1`;
+    /// a screenshot of the viewer under Xvfb once `beefine-view --screenshot` exists. Every
+    /// step runs even after a failure, a summary follows, and the exit code is non-zero if
+    /// any step failed. Services this run started are stopped at the end unless
+    /// `--keep-services`.
     Test(test::Args),
     /// Record an nginx pull-and-run with the release recorder, then show it.
     ///
