@@ -76,8 +76,9 @@ enum Command {
     ///
     /// Builds the cargo-fuzz targets in fuzz/ (installing cargo-fuzz from crates.io if it is
     /// missing), seeds a corpus from the real chunks in fixtures/sessions/*.beefine and
-    /// runs each target for the given time. Runs on the stable toolchain with
-    /// RUSTC_BOOTSTRAP=1 and `--sanitizer none` (see fuzz/README.md).
+    /// runs each target for the given time. Builds on the stable toolchain thanks to
+    /// `--sanitizer none`, which needs no nightly flag (see fuzz/README.md). A failure
+    /// leaves its input in fuzz/artifacts/<target>/ and exits non-zero.
     Fuzz(fuzz::Args),
     /// (Re)write the fixture sessions in fixtures/sessions/.
     ///
