@@ -163,8 +163,8 @@ pub fn fixtures(args: &FixturesArgs) -> Result<()> {
         let busybox = images::reference("busybox", &tag);
         let dir = util::root().join("fixtures").join("sessions");
         // The real recordings committed for the viewer's tests and for newcomers without
-        // root or Docker. The recorder defines the exact recordings; a session with an exec
-        // into a running container joins this list once the recorder can perform one.
+        // root or Docker: a pull and a web server's start, a one-shot container, and an exec
+        // into a running container (through the docker CLI, recorded as the command).
         let mut recordings: Vec<(&str, Vec<String>)> =
             vec![("pull-nginx", pull_nginx_args(&dir, &nginx))];
         recordings.push((
@@ -188,13 +188,36 @@ pub fn fixtures(args: &FixturesArgs) -> Result<()> {
             .map(|s| s.to_string())
             .collect(),
         ));
+        let exec_script = format!(
+            "docker run -d --name beefine-exec-fixture {busybox} sleep 30 >/dev/null && \
+             docker exec beefine-exec-fixture sh -c 'echo hello from docker exec; cat /etc/hostname' && \
+             docker rm -f beefine-exec-fixture >/dev/null"
+        );
+        recordings.push((
+            "exec-busybox",
+            [
+                "--session",
+                "exec-busybox",
+                "--out",
+                &dir.display().to_string(),
+                "--force",
+                "--",
+                "sh",
+                "-c",
+                &exec_script,
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ));
         for (name, rec_args) in &recordings {
             util::heading(&format!("record {name}"));
-            remove_local_image(if *name == "pull-nginx" {
-                &nginx
-            } else {
-                &busybox
-            })?;
+            match *name {
+                "pull-nginx" => remove_local_image(&nginx)?,
+                "run-busybox" => remove_local_image(&busybox)?,
+                // The exec records the container's start too: the image must be there.
+                _ => util::run(Command::new("docker").args(["pull", "-q", &busybox]))?,
+            }
             util::run(Command::new(release_bin("beefine-record")).args(rec_args))
                 .with_context(|| format!("recording the fixture session {name}"))?;
             let file = dir.join(format!("{name}.beefine"));
