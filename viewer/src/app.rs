@@ -20,12 +20,10 @@ use crate::ui::{self, TEXT_FILTER_ID};
 /// How often a live session is polled for new events.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
 
-/// The session opened when no file is given.
-///
-/// This is the synthetic format fixture until the recorded `pull-nginx` fixture is committed
-/// to `fixtures/sessions/`; then it replaces this one.
-pub const BUNDLED_SESSION: &[u8] = include_bytes!("../../fixtures/sessions/format-v1.beefine");
-pub const BUNDLED_NAME: &str = "format-v1.beefine";
+/// The session opened when no file is given: a real recording of `docker pull` and
+/// `docker run` of nginx (fixtures/sessions/pull-nginx.beefine, 150 KB).
+pub const BUNDLED_SESSION: &[u8] = include_bytes!("../../fixtures/sessions/pull-nginx.beefine");
+pub const BUNDLED_NAME: &str = "pull-nginx.beefine";
 
 /// What is remembered between runs.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

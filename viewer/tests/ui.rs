@@ -255,9 +255,108 @@ fn errors_are_shown_in_the_window() {
 fn without_a_file_the_bundled_session_opens() {
     let h = harness(None);
     let v = viewer(&h);
+    assert_eq!(v.session.meta.info.session_name, "pull-nginx");
     assert!(v.session.store.len() > 1000);
     assert!(v.session.damage.is_empty());
-    h.get_by_label(&v.session.meta.info.session_name);
+    h.get_by_label("pull-nginx");
+}
+
+/// Drags the cursor along the time axis from where it is to `ts`.
+fn scrub(h: &mut Harness<'_, ViewerApp>, ts: u64) {
+    let timeline = h.get_by_label("timeline").rect();
+    let v = viewer(h);
+    let plot_left = timeline.left() + 104.0;
+    let x = |ts: u64| plot_left + v.time.fraction_of(ts) as f32 * (timeline.right() - plot_left);
+    let from = egui::pos2(x(v.time.cursor()), timeline.top() + 15.0);
+    let to = egui::pos2(x(ts), timeline.top() + 15.0);
+    h.hover_at(from);
+    h.run();
+    h.drag_at(from);
+    h.run();
+    for i in 1..=6 {
+        h.hover_at(from + (to - from) * (i as f32 / 6.0));
+        h.run();
+    }
+    h.drop_at(to);
+    h.run();
+}
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/sessions")
+        .join(format!("{name}.beefine"))
+}
+
+#[test]
+fn a_recorded_session_filtered_to_mounts_stepped_and_scrubbed() {
+    let mut h = harness(Some(fixture("pull-nginx")));
+    let name = viewer(&h).session.container_label(0);
+    h.get_by_label("none").click();
+    h.run();
+    h.get_by_label_contains("mounts  ").click();
+    h.run();
+    let kinds = shown_kinds(&h);
+    assert!(kinds.iter().all(|k| k.family() == Family::Mount));
+    assert!(kinds.len() > 50, "{}", kinds.len());
+    // Only the container's: runc's mounts there read as name:/path in the table.
+    h.get_by_label("Container").click();
+    h.run();
+    let short = viewer(&h)
+        .session
+        .container(0)
+        .unwrap()
+        .short_id()
+        .to_owned();
+    h.get_by_label(&format!("{name} ({short})")).click();
+    h.run();
+    let inside = shown_kinds(&h).len();
+    assert!(0 < inside && inside < kinds.len(), "{inside}");
+    h.get_all_by_label_contains(&format!("on {name}:/proc"))
+        .next()
+        .unwrap();
+    h.get_by_label("Container").click();
+    h.run();
+    h.get_by_label("any").click();
+    h.run();
+
+    // Add the namespace calls, and scrub (drag along the time axis) to when the container
+    // is created: the table follows the cursor.
+    h.get_by_label_contains("namespaces  ").click();
+    h.run();
+    let created = viewer(&h)
+        .session
+        .container(0)
+        .unwrap()
+        .created_ts_nanos
+        .unwrap();
+    scrub(&mut h, created);
+    let v = viewer(&h);
+    assert!(v.time.cursor().abs_diff(created) < 20_000_000);
+    assert!(v.session.store.ts_of(v.selected.unwrap()) <= v.time.cursor());
+
+    // From a setns near there, N goes to the next setns.
+    h.get_all_by_label("setns").next().unwrap().click();
+    h.run();
+    assert_eq!(selected_kind(&h), Kind::Setns);
+    let first = viewer(&h).selected.unwrap();
+    h.get_by_label("0x40000000 = CLONE_NEWNET");
+    h.key_press(Key::N);
+    h.run();
+    let second = viewer(&h).selected.unwrap();
+    assert!(second > first);
+    assert_eq!(selected_kind(&h), Kind::Setns);
+
+    // Scrub on to when the container starts: its panel says it is running.
+    let started = viewer(&h)
+        .session
+        .container(0)
+        .unwrap()
+        .started_ts_nanos
+        .unwrap()
+        + 1_000_000;
+    scrub(&mut h, started);
+    assert!(viewer(&h).time.cursor().abs_diff(started) < 20_000_000);
+    h.get_by_label("running");
 }
 
 #[test]

@@ -504,3 +504,136 @@ fn container_root_filesystems_are_abbreviated_in_summaries() {
     );
     assert_eq!(l.overlay.abbreviate("/etc/passwd"), "/etc/passwd");
 }
+
+/// A session recorded by beefine-record, committed in fixtures/sessions.
+fn recorded(name: &str) -> LoadedSession {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/sessions")
+        .join(format!("{name}.beefine"));
+    let (l, _) = LoadedSession::load(&path)
+        .unwrap_or_else(|e| panic!("the recorded fixture {name} opens: {e}"));
+    assert!(l.damage.is_empty(), "{name}: {:?}", l.damage);
+    l
+}
+
+#[test]
+fn recorded_fixtures_load_completely() {
+    for name in ["pull-nginx", "run-busybox", "exec-busybox"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../fixtures/sessions")
+            .join(format!("{name}.beefine"));
+        let counts = Session::open(&path).unwrap().kind_counts().unwrap();
+        let l = recorded(name);
+        for (kind, n) in counts {
+            assert_eq!(l.store.kind_count(kind), n, "{name}: {kind}");
+        }
+        assert_eq!(l.containers.len(), 1, "{name}");
+        // The container's own events are attributed to it (its cgroup).
+        let inside = l
+            .store
+            .container_column()
+            .iter()
+            .filter(|&&c| c == 0)
+            .count();
+        assert!(inside > 100, "{name}: {inside} events in the container");
+    }
+}
+
+#[test]
+fn pull_nginx_paths_are_placed_in_their_image_layers() {
+    let l = recorded("pull-nginx");
+    // Docker's unpack helper pivot_roots into each layer's directory and writes the files:
+    // their paths belong to the image's layers.
+    let mut layers_named = std::collections::BTreeSet::new();
+    for i in 0..l.store.len() as u32 {
+        if !matches!(l.store.kind_of(i), Kind::Openat | Kind::Mkdirat) {
+            continue;
+        }
+        if let Some(note) = super::describe::kind_fields(&l, i)
+            .into_iter()
+            .find(|f| f.label == "path")
+            .and_then(|f| f.note)
+            && note.starts_with("layer ")
+            && note.contains("on the host /var/lib/docker/overlay2/")
+        {
+            layers_named.insert(note.split(" of ").next().unwrap().to_owned());
+        }
+    }
+    assert!(
+        layers_named.len() >= 3,
+        "files unpacked into at least three layers: {layers_named:?}"
+    );
+    // runc mounts the container's filesystems through /proc/self/fd/N: the table names
+    // the directory that descriptor was opened on, inside the container.
+    let name = l.container_label(0);
+    let mounts: Vec<String> = l.container_mounts[0]
+        .iter()
+        .map(|&i| l.overlay.abbreviate(&super::describe::summary(&l, i)))
+        .collect();
+    for fs in ["proc", "sysfs", "devpts"] {
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.starts_with(fs) && m.contains(&format!(" on {name}:/"))),
+            "{fs} mounted in the container: {mounts:#?}"
+        );
+    }
+}
+
+#[test]
+fn exec_busybox_steps_through_runc_joining_the_namespaces() {
+    let l = recorded("exec-busybox");
+    let mut v = Viewer::new(l, Filter::default());
+    let store = &v.session.store;
+    // runc's child for `docker exec` joins the running container's namespaces one by one.
+    let child = (0..store.len() as u32)
+        .find(|&i| {
+            store.kind_of(i) == Kind::Setns
+                && store.comm(store.get(i).unwrap().ctx) == "runc:[1:CHILD]"
+        })
+        .unwrap();
+    let tgid = store.tgid_of(child);
+    v.apply(Command::Select(child));
+    let mut joined = Vec::new();
+    loop {
+        let sel = v.selected.unwrap();
+        let e = v.session.store.get(sel).unwrap();
+        if e.kind != Kind::Setns {
+            break;
+        }
+        assert_eq!(e.ctx.tgid, tgid);
+        let f = super::describe::details(&v.session, sel);
+        joined.push(f.into_iter().find(|f| f.label == "nstype").unwrap().value);
+        v.apply(Command::Step {
+            by: StepBy::Process,
+            forward: true,
+        });
+    }
+    let joined = joined.join(" ");
+    for ns in [
+        "CLONE_NEWIPC",
+        "CLONE_NEWUTS",
+        "CLONE_NEWNET",
+        "CLONE_NEWPID",
+        "CLONE_NEWNS",
+    ] {
+        assert!(joined.contains(ns), "{ns} in {joined}");
+    }
+    // When the exec'd shell runs, the container's panel shows it beside the init process.
+    let sh = (0..v.session.store.len() as u32)
+        .find(|&i| {
+            matches!(v.session.store.data_of(i), beefine_schema::EventData::Exec { filename, .. }
+                if v.session.store.str(*filename) == "/bin/sh")
+        })
+        .unwrap();
+    v.apply(Command::Select(sh));
+    let c = v.focus_container().unwrap();
+    let alive: Vec<String> = v
+        .session
+        .processes_alive(c, v.time.cursor())
+        .iter()
+        .map(|p| p.comm.clone())
+        .collect();
+    assert!(alive.iter().any(|c| c == "sleep"), "{alive:?}");
+    assert!(alive.len() >= 2, "{alive:?}");
+}
