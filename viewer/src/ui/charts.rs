@@ -3,13 +3,13 @@
 
 use beefine_schema::Sample;
 use egui::{RichText, Ui};
-use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, VLine};
+use egui_plot::{HoverPosition, Legend, Line, Plot, PlotPoints, Points, VLine};
 
 use super::{CURSOR_COLOR, container_color};
 use crate::state::{Command, Viewer};
 
-/// A value from two consecutive samples (rates need both).
-type SeriesFn = fn(&Sample, &Sample) -> Option<f64>;
+/// A value from a sample and the one before it (rates need both; the first has none).
+type SeriesFn = fn(Option<&Sample>, &Sample) -> Option<f64>;
 
 /// One chart: its title, unit and its series.
 struct Chart {
@@ -18,9 +18,11 @@ struct Chart {
     series: &'static [(&'static str, SeriesFn)],
 }
 
-fn rate(a: u64, b: u64, prev: &Sample, s: &Sample) -> Option<f64> {
+/// KiB/s of a cumulative counter between two samples.
+fn rate(counter: fn(&Sample) -> u64, prev: Option<&Sample>, s: &Sample) -> Option<f64> {
+    let prev = prev?;
     let dt = s.ts_nanos.checked_sub(prev.ts_nanos).filter(|&d| d > 0)? as f64 / 1e9;
-    Some(b.saturating_sub(a) as f64 / dt / 1024.0)
+    Some(counter(s).saturating_sub(counter(prev)) as f64 / dt / 1024.0)
 }
 
 const CHARTS: [Chart; 4] = [
@@ -28,6 +30,7 @@ const CHARTS: [Chart; 4] = [
         title: "CPU",
         unit: "% of a core",
         series: &[("", |p, s| {
+            let p = p?;
             let dt = s.ts_nanos.checked_sub(p.ts_nanos).filter(|&d| d > 0)? as f64;
             Some(s.sample.cpu_nanos.saturating_sub(p.sample.cpu_nanos) as f64 / dt * 100.0)
         })],
@@ -41,24 +44,16 @@ const CHARTS: [Chart; 4] = [
         title: "block I/O",
         unit: "KiB/s",
         series: &[
-            ("read", |p, s| {
-                rate(p.sample.blk_read_bytes, s.sample.blk_read_bytes, p, s)
-            }),
-            ("write", |p, s| {
-                rate(p.sample.blk_write_bytes, s.sample.blk_write_bytes, p, s)
-            }),
+            ("read", |p, s| rate(|s| s.sample.blk_read_bytes, p, s)),
+            ("write", |p, s| rate(|s| s.sample.blk_write_bytes, p, s)),
         ],
     },
     Chart {
         title: "network",
         unit: "KiB/s",
         series: &[
-            ("rx", |p, s| {
-                rate(p.sample.net_rx_bytes, s.sample.net_rx_bytes, p, s)
-            }),
-            ("tx", |p, s| {
-                rate(p.sample.net_tx_bytes, s.sample.net_tx_bytes, p, s)
-            }),
+            ("rx", |p, s| rate(|s| s.sample.net_rx_bytes, p, s)),
+            ("tx", |p, s| rate(|s| s.sample.net_tx_bytes, p, s)),
         ],
     },
 ];
@@ -101,6 +96,7 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         for (ci, chart) in CHARTS.iter().enumerate() {
             ui.vertical(|ui| {
                 ui.label(RichText::new(format!("{} ({})", chart.title, chart.unit)).strong());
+                let legend = shown.len() > 1 || chart.series.len() > 1;
                 let plot = Plot::new(("chart", ci))
                     .width(width.max(120.0))
                     .height(height.max(60.0))
@@ -113,7 +109,6 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                     .include_y(0.0)
                     .y_axis_min_width(36.0)
                     .x_axis_formatter(|m, _| format!("{:.1} s", m.value))
-                    .legend(Legend::default().position(egui_plot::Corner::LeftTop))
                     .label_formatter(move |hover| match hover {
                         HoverPosition::NearDataPoint {
                             plot_name,
@@ -127,6 +122,16 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                             Some(format!("{:.3} s", position.x))
                         }
                     });
+                // One line needs no legend: the title says what it is.
+                let plot = if legend {
+                    plot.legend(
+                        Legend::default()
+                            .position(egui_plot::Corner::LeftTop)
+                            .follow_insertion_order(true),
+                    )
+                } else {
+                    plot
+                };
                 let response = plot.show(ui, |plot_ui| {
                     plot_ui.set_plot_bounds_x(secs(view_lo)..=secs(view_hi));
                     for &c in &shown {
@@ -135,23 +140,32 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                         // At most about two points per pixel column.
                         let stride = (samples.len() / (2 * width.max(1.0) as usize)).max(1);
                         for (si, (series_name, value)) in chart.series.iter().enumerate() {
-                            let points: PlotPoints<'_> = samples
-                                .windows(1 + stride)
+                            let points: Vec<[f64; 2]> = (0..samples.len())
                                 .step_by(stride)
-                                .map(|w| [&w[0], &w[stride]])
-                                .filter(|w| (range_lo..=range_hi).contains(&w[1].ts_nanos))
-                                .filter_map(|w| value(w[0], w[1]).map(|y| [secs(w[1].ts_nanos), y]))
+                                .map(|i| (i.checked_sub(stride).map(|p| &samples[p]), &samples[i]))
+                                .filter(|(_, s)| (range_lo..=range_hi).contains(&s.ts_nanos))
+                                .filter_map(|(p, s)| value(p, s).map(|y| [secs(s.ts_nanos), y]))
                                 .collect();
+                            let color = if si == 0 {
+                                color
+                            } else {
+                                color.gamma_multiply(0.55)
+                            };
+                            if points.len() <= 40 {
+                                // Few samples: each one shows as a dot.
+                                plot_ui.points(
+                                    Points::new("", PlotPoints::from(points.clone()))
+                                        .radius(2.5)
+                                        .color(color),
+                                );
+                            }
+                            let points = PlotPoints::from(points);
                             let name = if series_name.is_empty() {
                                 l.container_label(c)
                             } else {
                                 format!("{} {series_name}", l.container_label(c))
                             };
-                            let line = Line::new(name, points).color(if si == 0 {
-                                color
-                            } else {
-                                color.gamma_multiply(0.55)
-                            });
+                            let line = Line::new(name, points).color(color);
                             plot_ui.line(line.width(1.5));
                         }
                     }
