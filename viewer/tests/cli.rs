@@ -390,3 +390,37 @@ fn help_shows_examples() {
         "{text}"
     );
 }
+
+#[test]
+fn the_recorded_fixtures_export_completely() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions");
+    for name in ["pull-nginx", "run-busybox", "exec-busybox"] {
+        let path = dir.join(format!("{name}.beefine"));
+        let (o, events) = export(&path);
+        assert!(o.status.success(), "{name}: {}", stderr(&o));
+        let session = beefine_schema::Session::open(&path).unwrap();
+        let total: u64 = session.kind_counts().unwrap().iter().map(|(_, n)| n).sum();
+        assert_eq!(events.len() as u64, total, "{name}");
+        let container = session.containers().unwrap()[0].container_id.clone();
+        // runc's child creates the container's namespaces, inside its cgroup.
+        let unshare = events
+            .iter()
+            .find(|e| e["kind"] == "unshare" && e["comm"] == "runc:[1:CHILD]")
+            .unwrap_or_else(|| panic!("{name}: runc's unshare"));
+        assert_eq!(unshare["result"], 0);
+        for ns in ["mnt", "uts", "ipc", "pid", "net"] {
+            assert!(
+                unshare["namespaces"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!(ns)),
+                "{name}: {unshare}"
+            );
+        }
+        assert_eq!(unshare["container_id"], container.as_str(), "{name}");
+        let o = run(&["info", path.to_str().unwrap()]);
+        assert!(o.status.success());
+        let short = &container[..12];
+        assert!(stdout(&o).contains(short), "{name}: {}", stdout(&o));
+    }
+}
