@@ -387,11 +387,7 @@ async fn describe_image(docker: &Docker, shared: &Shared, reference: &str) {
     {
         return;
     }
-    let repository =
-        reference.rsplit_once(':').map_or(
-            reference,
-            |(r, tag)| if tag.contains('/') { reference } else { r },
-        );
+    let repository = split_reference(reference).0;
     let manifest_digest = img
         .repo_digests
         .iter()
@@ -717,7 +713,9 @@ fn progress(line: &str) {
     }
 }
 
+/// `repo[:tag]` → (repo, tag), `latest` when there is no tag; a `@digest` is dropped.
 fn split_reference(image: &str) -> (&str, &str) {
+    let image = image.split_once('@').map_or(image, |(name, _)| name);
     match image.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => (repo, tag),
         _ => (image, "latest"),
@@ -947,6 +945,19 @@ mod tests {
         );
         assert!(parse_publish("80").is_err());
         assert!(parse_publish("a:b").is_err());
+    }
+
+    #[test]
+    fn references() {
+        assert_eq!(
+            split_reference("localhost:5000/nginx:1"),
+            ("localhost:5000/nginx", "1")
+        );
+        assert_eq!(
+            split_reference("localhost:5000/nginx"),
+            ("localhost:5000/nginx", "latest")
+        );
+        assert_eq!(split_reference("busybox@sha256:ab"), ("busybox", "latest"));
     }
 
     #[test]
