@@ -110,9 +110,14 @@ pub struct RecordArgs {
     /// 127.0.0.1 unless given).
     #[arg(long, value_name = "SPEC", requires = "run")]
     pub publish: Vec<String>,
-    /// After the --run container started, fetch this loopback URL, then stop the container.
+    /// After the --run container started, fetch this loopback URL, then stop the container
+    /// (after --linger).
     #[arg(long, value_name = "URL", requires = "run")]
     pub fetch: Option<String>,
+    /// How long the --run container keeps running after --fetch, so its resource samples
+    /// show it serving.
+    #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
+    pub linger: Duration,
     /// Keep the containers, networks and images the recorder created.
     #[arg(long)]
     pub keep: bool,

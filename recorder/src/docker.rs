@@ -703,6 +703,7 @@ pub struct Actions {
     run: Option<String>,
     publish: Vec<(String, String, String)>,
     fetch: Option<(std::net::SocketAddr, String, String)>,
+    linger: Duration,
     created: Mutex<Vec<String>>,
     pulled: Mutex<Vec<String>>,
 }
@@ -743,6 +744,7 @@ impl Actions {
             run: args.run.clone(),
             publish,
             fetch,
+            linger: args.linger,
             created: Mutex::default(),
             pulled: Mutex::default(),
         }))
@@ -846,6 +848,7 @@ impl Actions {
             };
             progress(&format!("⇄ fetched {url}: {status} ({} bytes)", body.len()));
             sample_one(docker, shared, &id).await;
+            tokio::time::sleep(self.linger).await;
             docker
                 .stop_container(
                     &id,
