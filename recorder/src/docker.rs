@@ -169,17 +169,37 @@ async fn snapshot(docker: &Docker, shared: &Shared) {
     daemon_sample(docker, shared).await;
 }
 
+/// Daemon-wide totals, from the container and image lists: `GET /info` would make dockerd
+/// run `docker-init --version` and friends each time, processes the recording would then
+/// show as if the container stack had started them on its own.
 async fn daemon_sample(docker: &Docker, shared: &Shared) {
-    if let Ok(info) = docker.info().await {
-        let n = |v: Option<i64>| v.unwrap_or(0).clamp(0, u32::MAX.into()) as u32;
-        shared.send(SessionMsg::DaemonSample(DaemonSample {
-            ts_nanos: boot_nanos(),
-            containers_running: n(info.containers_running),
-            containers_paused: n(info.containers_paused),
-            containers_stopped: n(info.containers_stopped),
-            images: n(info.images),
-        }));
-    }
+    let all = ListContainersOptions {
+        all: true,
+        ..Default::default()
+    };
+    let (Ok(containers), Ok(images)) = (
+        docker.list_containers(Some(all)).await,
+        docker
+            .list_images(None::<bollard::query_parameters::ListImagesOptions>)
+            .await,
+    ) else {
+        return;
+    };
+    let state = |s: &str| {
+        containers
+            .iter()
+            .filter(|c| c.state.as_ref().is_some_and(|st| st.to_string() == s))
+            .count() as u32
+    };
+    let running = state("running");
+    let paused = state("paused");
+    shared.send(SessionMsg::DaemonSample(DaemonSample {
+        ts_nanos: boot_nanos(),
+        containers_running: running,
+        containers_paused: paused,
+        containers_stopped: containers.len() as u32 - running - paused,
+        images: images.len() as u32,
+    }));
 }
 
 /// Namespace inodes of a process, from /proc/PID/ns/*.

@@ -132,6 +132,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     let (attached, links) =
         loader::attach_all("the built-in probes", &mut ebpf, &sections, &attach)?;
     let custom = probes::load_custom(&args.probes, &attach, me, trace_all, &tracked)?;
+    let tracked = Arc::new(std::sync::Mutex::new(tracked));
     let writer = SessionWriter::create(&path, &info, opts)?;
     ownership::hand_over(&path)?;
 
@@ -189,6 +190,13 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             .spawn(move || capture::run(capture, tx, stop, stats))?
     };
     let custom_threads = probes::start_custom(custom, tx.clone(), stop.clone(), stats.clone());
+    let rescope_thread = (!args.all).then(|| {
+        let (tracked, stop) = (tracked.clone(), stop.clone());
+        let known = seeds.clone();
+        std::thread::Builder::new()
+            .name("scope".into())
+            .spawn(move || scope::follow_new_stack_processes(&tracked, known, me, &stop))
+    });
 
     let status_task = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
         tokio::spawn(status::status_line(
@@ -233,7 +241,11 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             let pid = child
                 .id()
                 .ok_or_else(|| anyhow!("the command exited at once"))?;
-            tracked.insert(pid, 1, 0).context("tracking the command")?;
+            tracked
+                .lock()
+                .map_err(|_| anyhow!("the tracked-process map is poisoned"))?
+                .insert(pid, 1, 0)
+                .context("tracking the command")?;
             tx.send(SessionMsg::Command { pid })?;
             gate.release()?;
             let status = child.wait().await?;
@@ -283,6 +295,9 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         .join()
         .map_err(|_| anyhow!("the capture thread panicked"))??;
     probes::join_custom(custom_threads);
+    if let Some(Ok(t)) = rescope_thread {
+        let _ = t.join();
+    }
     drop(ebpf);
     drop(tracked);
     let cpu = crate::stats::own_cpu();

@@ -116,6 +116,41 @@ pub fn seed(procs: &[ProcInfo], exclude: u32) -> HashSet<u32> {
     tracked
 }
 
+/// Adds stack processes that appear during the recording without descending from one in
+/// scope (a dockerd restarted by hand, a containerd started later) to the kernel's tracked
+/// set, checking /proc once a second until `stop`.
+pub fn follow_new_stack_processes(
+    tracked: &std::sync::Mutex<aya::maps::HashMap<aya::maps::MapData, u32, u8>>,
+    mut known: HashSet<u32>,
+    exclude: u32,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    let tick = std::time::Duration::from_millis(100);
+    let mut waited = std::time::Duration::ZERO;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        std::thread::sleep(tick);
+        waited += tick;
+        if waited < std::time::Duration::from_secs(1) {
+            continue;
+        }
+        waited = std::time::Duration::ZERO;
+        let procs = list_procs(Path::new("/proc"));
+        let fresh: Vec<u32> = seed(&procs, exclude)
+            .into_iter()
+            .filter(|p| !known.contains(p))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        let Ok(mut map) = tracked.lock() else { return };
+        for pid in fresh {
+            if map.insert(pid, 1, 0).is_ok() {
+                known.insert(pid);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -423,6 +423,9 @@ impl SessionBuilder {
                 row.argv = argv.iter().map(|a| a.to_string()).collect();
                 row.component = scope::classify(&h.comm)
                     .or_else(|| scope::classify(filename))
+                    // docker-init is a container's init only inside one (dockerd also runs
+                    // `docker-init --version`).
+                    .filter(|c| *c != Component::ContainerInit || in_container)
                     .unwrap_or(match previous {
                         // runc's init becoming the entrypoint: the container's first process.
                         Component::Runc if in_container => Component::ContainerInit,
