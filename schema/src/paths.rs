@@ -82,8 +82,15 @@ impl RootTracker {
         }
     }
 
-    /// The host path of an event's main path, when its process's root is known.
+    /// The host path of an event's main path, when its process's root is known (cgroup
+    /// paths are not files: none for them).
     pub fn host_path<S: AsRef<str>>(&self, e: &Event<S>) -> Option<String> {
+        if matches!(
+            e.data,
+            EventData::CgroupAttach { .. } | EventData::CgroupMkdir { .. }
+        ) {
+            return None;
+        }
         let path = e.data.path()?;
         self.root(e.header.tgid)?;
         Some(self.resolve(e.header.tgid, path))
@@ -258,6 +265,16 @@ mod tests {
         assert_eq!(t.root(13), Some("/"));
         t.observe(&ev(10, None, EventData::Exit { code: 0 }));
         assert_eq!(t.root(10), Some("/"));
+        let cg = ev(
+            10,
+            None,
+            EventData::CgroupMkdir {
+                path: "/docker/x".into(),
+                cgroup_id: 9,
+                hierarchy_id: 0,
+            },
+        );
+        assert_eq!(t.host_path(&cg), None);
     }
 
     #[test]

@@ -18,7 +18,7 @@ use crate::ui::top_bar::PanelToggles;
 use crate::ui::{self, TEXT_FILTER_ID};
 
 /// How often a live session is polled for new events.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 
 /// The session opened when no file is given: a real recording of `docker pull` and
 /// `docker run` of nginx (fixtures/sessions/pull-nginx.beefine, 150 KB).
