@@ -81,7 +81,22 @@ async fn connect() -> Result<Docker> {
 
 /// Connects and starts following the daemon. Without a daemon the kernel side records alone
 /// and the missing span is recorded as a loss when (if) the daemon appears.
+/// Connects before recording starts: negotiating the API version (`GET /version`) makes
+/// dockerd run `runc --version` and `docker-init --version`, which belong to the recorder,
+/// not to the story. Without a daemon the kernel side records alone.
+pub async fn connect_early() -> Option<Docker> {
+    match connect().await {
+        Ok(d) => Some(d),
+        Err(e) => {
+            eprintln!("beefine-record: {e:#}; recording the kernel side only until it answers");
+            None
+        }
+    }
+}
+
+/// Starts following the daemon through `docker` (from [`connect_early`]).
 pub async fn start(
+    docker: Option<Docker>,
     tx: SyncSender<SessionMsg>,
     clock_offset: i64,
     interval: Duration,
@@ -95,19 +110,17 @@ pub async fn start(
         data_root: Mutex::default(),
     });
     let (shutdown, stop) = watch::channel(false);
-    let docker = match connect().await {
-        Ok(d) => Some(d),
-        Err(e) => {
-            eprintln!("beefine-record: {e:#}; recording the kernel side only until it answers");
-            None
-        }
-    };
     if let Some(d) = &docker {
         snapshot(d, &shared).await;
     }
     let tasks = vec![
         tokio::spawn(follow_events(docker.clone(), shared.clone(), stop.clone())),
-        tokio::spawn(sample_resources(shared.clone(), interval, stop)),
+        tokio::spawn(sample_resources(
+            docker.clone(),
+            shared.clone(),
+            interval,
+            stop,
+        )),
     ];
     DockerSide {
         docker,
@@ -140,9 +153,6 @@ impl DockerSide {
 
 /// What the daemon has at the start: running containers (to sample) and the images present.
 async fn snapshot(docker: &Docker, shared: &Shared) {
-    if let Ok(info) = docker.info().await {
-        *shared.data_root.lock().expect("not poisoned") = info.docker_root_dir.map(PathBuf::from);
-    }
     if let Ok(images) = docker
         .list_images(None::<bollard::query_parameters::ListImagesOptions>)
         .await
@@ -429,7 +439,19 @@ async fn describe_image(docker: &Docker, shared: &Shared, reference: &str) {
         existed_before,
     })));
     let diff_ids = img.root_fs.and_then(|r| r.layers).unwrap_or_default();
-    let data_root = shared.data_root.lock().expect("not poisoned").clone();
+    // The daemon's data root, from where the image is unpacked (GET /info would tell too, but
+    // makes dockerd run runc and docker-init with --version: noise in the recording).
+    let data_root = {
+        let mut root = shared.data_root.lock().expect("not poisoned");
+        if root.is_none() {
+            *root = img
+                .graph_driver
+                .as_ref()
+                .and_then(|g| g.data.get("UpperDir"))
+                .and_then(|dir| dir.split_once("/overlay2/").map(|(r, _)| PathBuf::from(r)));
+        }
+        root.clone()
+    };
     let repo_name = repository.split_once('/').map_or(repository, |(_, r)| r);
     if let Some(root) = data_root {
         for layer in layers_of(&root, &image_id, &diff_ids, Some(repo_name)) {
@@ -600,26 +622,35 @@ async fn sample_one(docker: &Docker, shared: &Shared, id: &str) -> bool {
     };
     let ts = boot_nanos();
     match docker.stats(id, Some(opts)).next().await {
-        Some(Ok(stats)) => {
+        // A container that stopped answers with empty statistics: not a sample of zeros.
+        Some(Ok(stats))
+            if stats
+                .memory_stats
+                .as_ref()
+                .is_some_and(|m| m.usage.is_some()) =>
+        {
             shared.send(SessionMsg::Sample(Box::new(Sample {
                 ts_nanos: ts,
                 sample: sample_of(id, &stats),
             })));
             true
         }
+        Some(Ok(_)) => true,
         _ => false,
     }
 }
 
 /// Samples every running container each `interval`.
+/// Shares the connection negotiated at start: each negotiation (`GET /version`) makes dockerd
+/// run `runc --version` and `docker-init --version`, which would then be in the recording.
 async fn sample_resources(
+    mut docker: Option<Docker>,
     shared: Arc<Shared>,
     interval: Duration,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(interval.max(Duration::from_millis(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut docker: Option<Docker> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}

@@ -80,6 +80,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         bail!("--ring-mib must be a power of two up to 1024");
     }
     let docker_actions = docker::Actions::from_args(&args)?;
+    let docker_client = docker::connect_early().await;
     let started = Instant::now();
     let start_ts_nanos = boot_nanos();
     let info = SessionInfo {
@@ -206,7 +207,13 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         ))
     });
 
-    let docker = docker::start(tx.clone(), clock_offset, args.sample_interval).await;
+    let docker = docker::start(
+        docker_client,
+        tx.clone(),
+        clock_offset,
+        args.sample_interval,
+    )
+    .await;
 
     let mut sigint = signal(SignalKind::interrupt())?;
     let mut sigterm = signal(SignalKind::terminate())?;
