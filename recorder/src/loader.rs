@@ -146,9 +146,9 @@ pub enum Link {
 pub struct Links(Vec<Link>);
 
 impl Links {
-    /// Detaches everything. Removing a tracepoint program waits for an RCU grace period in
-    /// the kernel (tens to hundreds of ms each); doing it from several threads at once
-    /// overlaps those waits, so stopping takes a fraction of a second, not seconds.
+    /// Detaches everything. Each detach waits for an RCU grace period in the kernel; the
+    /// kernel serialises most of that wait, but dropping from several threads still overlaps
+    /// part of it (measured: `beefine-record -- true` takes 0.58 s this way, 0.78 s serially).
     pub fn detach(self) {
         let mut links = self.0;
         let threads = links.len().clamp(1, 32);

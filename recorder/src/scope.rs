@@ -79,6 +79,16 @@ pub fn list_procs(root: &Path) -> Vec<ProcInfo> {
         .collect()
 }
 
+/// The pids in /proc, nothing read.
+fn proc_pids() -> HashSet<u32> {
+    std::fs::read_dir("/proc")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Whether a /proc/PID/cgroup text places the process in a container.
 pub fn in_container_cgroup(cgroup: &str) -> bool {
     cgroup.lines().any(|l| {
@@ -127,6 +137,7 @@ pub fn follow_new_stack_processes(
 ) {
     let tick = std::time::Duration::from_millis(100);
     let mut waited = std::time::Duration::ZERO;
+    let mut seen = proc_pids();
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         std::thread::sleep(tick);
         waited += tick;
@@ -134,7 +145,15 @@ pub fn follow_new_stack_processes(
             continue;
         }
         waited = std::time::Duration::ZERO;
-        let procs = list_procs(Path::new("/proc"));
+        // Only processes not looked at before are read (a pid that went away is forgotten,
+        // so a reused one is looked at again).
+        let pids = proc_pids();
+        seen.retain(|p| pids.contains(p));
+        let procs: Vec<ProcInfo> = pids
+            .iter()
+            .filter(|p| seen.insert(**p))
+            .filter_map(|&pid| read_proc(Path::new("/proc"), pid))
+            .collect();
         let fresh: Vec<u32> = seed(&procs, exclude)
             .into_iter()
             .filter(|p| !known.contains(p))

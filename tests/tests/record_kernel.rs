@@ -74,14 +74,7 @@ fn records_a_container_start() {
     let wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
     let ns_call = events
         .iter()
-        .find(|e| {
-            let flags = match &e.data {
-                EventData::Unshare { flags } => *flags,
-                EventData::Clone(a) | EventData::Clone3(a) => a.flags,
-                _ => return false,
-            };
-            flags & wanted == wanted && e.result == Some(0)
-        })
+        .find(|e| ns_call_flags(e) & wanted == wanted && e.result == Some(0))
         .expect("a clone/unshare creating mnt, pid, net, uts and ipc namespaces");
     assert_eq!(ns_call.kind(), Kind::Unshare);
     assert!(
@@ -216,6 +209,7 @@ fn records_a_container_start() {
     );
 }
 
+/// The flags of a clone, clone3 or unshare (0 for anything else).
 fn ns_call_flags(e: &beefine_schema::Event) -> u64 {
     match &e.data {
         EventData::Unshare { flags } => *flags,
