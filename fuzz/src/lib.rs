@@ -2,14 +2,21 @@
 
 use std::ops::ControlFlow;
 
-use beefine_schema::chunk::{ChunkView, decode_chunk};
+use beefine_schema::chunk::{ChunkLayout, ChunkView, decode_chunk};
 
 /// Reads a stored chunk body (zstd) of declared decompressed length `raw_len` the three
-/// ways the reader can: `ChunkView::parse`, `ChunkView::for_each` and `decode_chunk`.
-/// None may panic (the fuzzer reports that), and they must agree on success and count.
+/// ways the reader can (`ChunkView::parse`, `ChunkView::for_each` and `decode_chunk`), in
+/// every layout a session can declare. None may panic (the fuzzer reports that), and they
+/// must agree on success and count.
 pub fn check(body: &[u8], raw_len: u64) {
-    let view = ChunkView::parse(body, raw_len);
-    let decoded = decode_chunk(body, raw_len);
+    for layout in [ChunkLayout::V1, ChunkLayout::V2] {
+        check_layout(body, raw_len, layout);
+    }
+}
+
+fn check_layout(body: &[u8], raw_len: u64, layout: ChunkLayout) {
+    let view = ChunkView::parse(body, raw_len, layout);
+    let decoded = decode_chunk(body, raw_len, layout);
     let Ok(view) = view else {
         assert!(decoded.is_err(), "parse failed but decode_chunk succeeded");
         return;

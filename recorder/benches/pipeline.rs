@@ -13,8 +13,8 @@ use beefine_ebpf::abi::{self, Record, RecordKind};
 use beefine_recorder::convert::{self, Interner};
 use beefine_recorder::session::{SessionBuilder, SessionMsg};
 use beefine_recorder::stats::Stats;
-use beefine_schema::synth::Rng;
 use beefine_schema::{SessionInfo, SessionWriter, WriterOptions};
+use beefine_testdata::synth::Rng;
 use bytemuck::Zeroable;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 

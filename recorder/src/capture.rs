@@ -1,6 +1,7 @@
 //! The capture thread: drains the ring buffer, turns records into events, counts losses,
 //! and flushes the I/O summaries of processes that ended without closing their files.
 
+use beefine_schema::FileIoSummary;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -162,13 +163,14 @@ impl Worker {
                     ns: Namespaces::default(),
                 },
                 result: None,
-                data: EventData::FileIo {
-                    path: convert::fd_placeholder(key.fd, &mut self.strings),
+                data: EventData::FileIo(FileIoSummary {
+                    fd: key.fd,
+                    path: None,
                     bytes_read: value.bytes_read,
                     bytes_written: value.bytes_written,
                     reads: value.reads,
                     writes: value.writes,
-                },
+                }),
             });
         }
         self.send_batch();

@@ -1,5 +1,10 @@
 //! Raw probe records → session events. Pure: no I/O, unit-tested with hand-made records.
 
+use beefine_schema::{
+    CapsetArgs, CgroupAttachInfo, CgroupMkdirInfo, Clone3Args, ExecArgs, ExitInfo, FileIoSummary,
+    ForkInfo, ListenArgs, PathArgs, PivotRootArgs, PrctlArgs, SeccompArgs, SetnsArgs, SocketArgs,
+    UmountArgs, UnshareArgs,
+};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use beefine_ebpf::abi::{self, Record, RecordKind};
@@ -49,6 +54,7 @@ fn header(h: &abi::Header, strings: &mut Interner) -> EventHeader {
             pid_ns: h.pid_ns,
             mnt_ns: h.mnt_ns,
             net_ns: h.net_ns,
+            ..Namespaces::default()
         },
     }
 }
@@ -107,8 +113,8 @@ fn argv(bytes: &[u8], strings: &mut Interner) -> Vec<Str> {
         .collect()
 }
 
-/// The event for a record. File I/O summaries carry `fd N` as their path; the session
-/// builder replaces it with the path the fd was opened with.
+/// The event for a record. File I/O summaries carry their fd; the session builder adds the
+/// path the fd was opened with.
 pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event {
     use RecordKind as K;
     let h = header(rec.header(), strings);
@@ -117,54 +123,61 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
             let n = (r.argv_len as usize).min(r.argv.len());
             (
                 None,
-                EventData::Exec {
+                EventData::Exec(ExecArgs {
                     filename: strings.c_str(&r.filename),
                     argv: argv(&r.argv[..n], strings),
-                },
+                }),
             )
         }
         Record::Fork(r) => (
             None,
-            EventData::Fork {
+            EventData::Fork(ForkInfo {
                 parent_pid: r.parent_pid,
                 parent_tgid: r.parent_tgid,
                 child_pid: r.child_pid,
                 child_tgid: r.child_tgid,
-            },
+            }),
         ),
-        Record::Exit(r) => (None, EventData::Exit { code: r.exit_code }),
+        Record::Exit(r) => (None, EventData::Exit(ExitInfo { code: r.exit_code })),
         Record::Args(r) => {
             let a = r.args;
             let data = match kind {
                 K::Clone => EventData::Clone(CloneArgs { flags: a[0] }),
-                K::Clone3 => EventData::Clone3(CloneArgs { flags: a[0] }),
-                K::Unshare => EventData::Unshare { flags: a[0] },
-                K::Setns => EventData::Setns {
+                K::Clone3 => EventData::Clone3(Box::new(Clone3Args {
+                    flags: a[0],
+                    exit_signal: 0,
+                    cgroup_fd: -1,
+                    target_cgroup_id: 0,
+                    target_cgroup: None,
+                    set_tid: Vec::new(),
+                })),
+                K::Unshare => EventData::Unshare(UnshareArgs { flags: a[0] }),
+                K::Setns => EventData::Setns(SetnsArgs {
                     fd: a[0] as i32,
                     nstype: a[1] as i32,
-                },
-                K::Prctl => EventData::Prctl {
+                }),
+                K::Prctl => EventData::Prctl(PrctlArgs {
                     option: a[0] as i32,
                     arg2: a[1],
-                },
-                K::Seccomp => EventData::Seccomp {
+                }),
+                K::Seccomp => EventData::Seccomp(SeccompArgs {
                     operation: a[0] as u32,
                     flags: a[1] as u32,
-                },
-                K::Capset => EventData::Capset {
+                }),
+                K::Capset => EventData::Capset(CapsetArgs {
                     effective: a[0],
                     permitted: a[1],
                     inheritable: a[2],
-                },
-                K::Socket => EventData::Socket {
+                }),
+                K::Socket => EventData::Socket(SocketArgs {
                     family: a[0] as u16,
                     sock_type: a[1] as u32,
                     protocol: a[2] as u32,
-                },
-                _ => EventData::Listen {
+                }),
+                _ => EventData::Listen(ListenArgs {
                     fd: a[0] as i32,
                     backlog: a[1] as i32,
-                },
+                }),
             };
             (Some(r.ret), data)
         }
@@ -190,11 +203,11 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
                     path,
                     mode: a[2] as u32,
                 }),
-                K::Chroot => EventData::Chroot { path },
-                _ => EventData::Umount {
+                K::Chroot => EventData::Chroot(PathArgs { path }),
+                _ => EventData::Umount(UmountArgs {
                     target: path,
                     flags: a[1] as u32,
-                },
+                }),
             };
             (Some(r.ret), data)
         }
@@ -208,10 +221,10 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
                     data: strings.c_str(&r.data),
                 }))
             } else {
-                EventData::PivotRoot {
+                EventData::PivotRoot(PivotRootArgs {
                     new_root: strings.c_str(&r.target),
                     put_old: strings.c_str(&r.data),
-                }
+                })
             };
             (Some(r.ret), data)
         }
@@ -230,29 +243,30 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
         }
         Record::FileIo(r) => (
             None,
-            EventData::FileIo {
-                path: fd_placeholder(r.fd, strings),
+            EventData::FileIo(FileIoSummary {
+                fd: r.fd,
+                path: None,
                 bytes_read: r.bytes_read,
                 bytes_written: r.bytes_written,
                 reads: r.reads,
                 writes: r.writes,
-            },
+            }),
         ),
         Record::Cgroup(r) => {
             let path = strings.c_str(&r.path);
             let data = if kind == K::CgroupAttach {
-                EventData::CgroupAttach {
+                EventData::CgroupAttach(CgroupAttachInfo {
                     path,
                     dst_pid: r.dst_pid as u32,
-                    cgroup_id: r.cgroup_id,
+                    target_cgroup_id: r.cgroup_id,
                     hierarchy_id: r.root,
-                }
+                })
             } else {
-                EventData::CgroupMkdir {
+                EventData::CgroupMkdir(CgroupMkdirInfo {
                     path,
-                    cgroup_id: r.cgroup_id,
+                    target_cgroup_id: r.cgroup_id,
                     hierarchy_id: r.root,
-                }
+                })
             };
             (None, data)
         }
@@ -291,11 +305,6 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
     }
 }
 
-/// The path a file I/O summary carries until its fd is resolved.
-pub fn fd_placeholder(fd: i32, strings: &mut Interner) -> Str {
-    strings.intern(format!("fd {fd}").as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,7 +331,10 @@ mod tests {
             &Record::Args(r),
             &mut Interner::default(),
         );
-        assert_eq!(ev.data, EventData::Unshare { flags: 0x6c02_0000 });
+        assert_eq!(
+            ev.data,
+            EventData::Unshare(UnshareArgs { flags: 0x6c02_0000 })
+        );
         assert_eq!(ev.result, Some(0));
         assert_eq!(&*ev.header.comm, "runc");
         assert_eq!(ev.header.ns.mnt_ns, 4026532299);
@@ -368,7 +380,7 @@ mod tests {
             &Record::Exec(Box::new(r)),
             &mut Interner::default(),
         );
-        let EventData::Exec { filename, argv } = ev.data else {
+        let EventData::Exec(ExecArgs { filename, argv }) = ev.data else {
             panic!("not exec")
         };
         assert_eq!(&*filename, "/bin/sh");

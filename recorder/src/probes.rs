@@ -11,7 +11,7 @@
 //!   /proc, extended on fork in the kernel, the command added before it runs), with no copy
 //!   to keep in sync and no window in which a new process is missed;
 //! - every ring buffer and perf event array map is read on the probe's own thread; each
-//!   record becomes `EventData::Custom { probe_id, bytes }`;
+//!   record becomes `EventData::Custom(CustomRecord { probe_id, bytes })`;
 //! - the record type is the struct the global `beefine_record` points to, else a struct
 //!   named `event`; its types are extracted from the object's BTF (`schema::btf`) into the
 //!   `probes` table, so the session decodes without the object;
@@ -22,6 +22,7 @@
 //!   from its process table when it knows the process already (records and the built-in
 //!   probes' events reach it on different threads, so not always).
 
+use beefine_schema::CustomRecord;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -440,10 +441,10 @@ impl Sink {
                 ns: Namespaces::default(),
             },
             result: None,
-            data: EventData::Custom {
+            data: EventData::Custom(CustomRecord {
                 probe_id: self.probe_id,
                 bytes: bytes[..bytes.len().min(MAX_RECORD_BYTES)].to_vec(),
-            },
+            }),
         });
         if self.batch.len() >= BATCH {
             self.send();

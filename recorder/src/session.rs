@@ -1,6 +1,7 @@
 //! The session thread: owns the writer, completes events with what the kernel cannot know
 //! (file paths of I/O summaries, containers of cgroups), and keeps the process table.
 
+use beefine_schema::{CgroupAttachInfo, CgroupMkdirInfo, ExecArgs, ExitInfo, ForkInfo};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -310,29 +311,29 @@ impl SessionBuilder {
     fn event(&mut self, mut e: Event) -> Result<()> {
         let tgid = e.header.tgid;
         match &mut e.data {
-            EventData::CgroupMkdir {
+            EventData::CgroupMkdir(CgroupMkdirInfo {
                 path,
-                cgroup_id,
+                target_cgroup_id,
                 hierarchy_id: 0,
-            }
-            | EventData::CgroupAttach {
+            })
+            | EventData::CgroupAttach(CgroupAttachInfo {
                 path,
-                cgroup_id,
+                target_cgroup_id,
                 hierarchy_id: 0,
                 ..
-            } if !self.cgroup_paths.contains_key(cgroup_id) => {
-                self.learn_cgroup(*cgroup_id, path.to_string());
+            }) if !self.cgroup_paths.contains_key(target_cgroup_id) => {
+                self.learn_cgroup(*target_cgroup_id, path.to_string());
             }
             EventData::Openat(a) | EventData::Openat2(a) => {
                 if let Some(fd) = e.result.filter(|r| *r >= 0) {
                     self.fd_paths.insert((tgid, fd as i32), a.path.clone());
                 }
             }
-            EventData::FileIo { path, .. } => {
-                if let Some(fd) = path.strip_prefix("fd ").and_then(|f| f.parse::<i32>().ok())
-                    && let Some(known) = self.fd_paths.remove(&(tgid, fd))
+            EventData::FileIo(io) => {
+                if io.path.is_none()
+                    && let Some(known) = self.fd_paths.remove(&(tgid, io.fd))
                 {
-                    *path = known;
+                    io.path = Some(known);
                 }
                 if e.header.comm.is_empty() {
                     // Swept from the kernel's table after the process ended.
@@ -351,7 +352,7 @@ impl SessionBuilder {
             // A user probe's record names at most its process and cgroup: the rest comes
             // from the process table when it knows the process, which the record does not
             // change.
-            EventData::Custom { .. } => {
+            EventData::Custom(_) => {
                 let known = self
                     .procs
                     .get(&tgid)
@@ -381,17 +382,17 @@ impl SessionBuilder {
         let h = &e.header;
         if !self.procs.contains_key(&h.tgid) && self.exited.contains_key(&h.tgid) {
             // After its exit (a swept summary): the row is final.
-            if !matches!(e.data, EventData::Fork { .. } | EventData::Exec { .. }) {
+            if !matches!(e.data, EventData::Fork(_) | EventData::Exec(_)) {
                 return;
             }
         }
         let container = self.container_of(h.cgroup_id);
         match &e.data {
-            EventData::Fork {
+            EventData::Fork(ForkInfo {
                 child_tgid,
                 parent_tgid,
                 ..
-            } if child_tgid != parent_tgid => {
+            }) if child_tgid != parent_tgid => {
                 let parent = self.entry(*parent_tgid, h.ts_nanos).row.clone();
                 // A reused pid: the old process ended; its row was written then.
                 if let Some(old) = self.procs.remove(child_tgid)
@@ -413,7 +414,7 @@ impl SessionBuilder {
                 self.procs
                     .insert(*child_tgid, ProcEntry { row, dirty: true });
             }
-            EventData::Exec { filename, argv } => {
+            EventData::Exec(ExecArgs { filename, argv }) => {
                 let in_container = container.is_some();
                 let entry = self.entry(h.tgid, h.ts_nanos);
                 let row = &mut entry.row;
@@ -435,7 +436,7 @@ impl SessionBuilder {
                     });
                 entry.dirty = true;
             }
-            EventData::Exit { code } => {
+            EventData::Exit(ExitInfo { code }) => {
                 let entry = self.entry(h.tgid, h.ts_nanos);
                 entry.row.exit_ts_nanos = Some(h.ts_nanos);
                 entry.row.exit_code = Some(*code);

@@ -1,13 +1,13 @@
 //! Writer throughput, reader scan throughput and bytes per event on a realistic synthetic
-//! mix (see `beefine_schema::synth`). Targets on one core: write >= 2 M events/s, scan >=
+//! mix (see `beefine_testdata::synth`). Targets on one core: write >= 2 M events/s, scan >=
 //! 10 M events/s, <= 8 B/event.
 
 use std::hint::black_box;
 use std::ops::ControlFlow;
 use std::path::Path;
 
-use beefine_schema::synth::Generator;
 use beefine_schema::{Event, Query, Session, SessionInfo, SessionWriter, WriterOptions};
+use beefine_testdata::synth::Generator;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 
 const EVENTS: usize = 1_000_000;

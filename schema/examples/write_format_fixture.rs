@@ -5,10 +5,11 @@
 
 use std::path::PathBuf;
 
-use beefine_schema::synth::{CONTAINER_CGROUP_ID, Generator};
 use beefine_schema::{
     Container, DockerEvent, FORMAT_VERSION, SessionInfo, SessionWriter, WriterOptions,
 };
+use beefine_testdata::generated::every_kind;
+use beefine_testdata::synth::{CONTAINER_CGROUP_ID, Generator};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = PathBuf::from(
@@ -51,6 +52,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         attributes: vec![("name".into(), "fixture".into())],
     })?;
     for e in Generator::new(2024).take(10_000) {
+        w.push(e)?;
+    }
+    // Every kind, its fields made from its description: the golden test reads them back.
+    for e in every_kind(2024, 4, 2_000_000_000) {
         w.push(e)?;
     }
     let summary = w.finish(None)?;

@@ -13,6 +13,10 @@
 //!
 //! The tables come first so that the last column can be decoded one event at a time.
 //!
+//! The layout has changed once: format 1 stored three namespaces per context and the old
+//! `clone3` and `file_io` data ([`crate::event::v1`]); the reader is told which layout a
+//! session's chunks use by its format version ([`ChunkLayout`]).
+//!
 //! Everything read back is untrusted: the declared size is bounded before decompression,
 //! every sequence is bounded while it is decoded, and every index is checked.
 
@@ -23,7 +27,7 @@ use rustc_hash::FxHashMap;
 use serde::de::{SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::event::{Event, EventData, EventHeader, KindSet, Namespaces, Str};
+use crate::event::{Event, EventData, EventHeader, KindSet, Namespaces, Str, v1};
 
 /// Largest decompressed chunk body accepted, in bytes.
 pub const MAX_CHUNK_RAW_BYTES: usize = 32 << 20;
@@ -96,15 +100,54 @@ impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T,
     }
 }
 
+/// How a session's chunk bodies are laid out, by its format version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkLayout {
+    /// Format 1: three namespaces per context, the first `clone3` and `file_io` layouts.
+    V1,
+    /// Format 2: eight namespaces per context; every kind's data as `kinds.rs` lists it.
+    V2,
+}
+
+impl ChunkLayout {
+    /// What this build writes.
+    pub const CURRENT: Self = Self::V2;
+
+    /// The layout of a session of format `version`; `None` for versions this build does not
+    /// know.
+    pub fn for_format(version: u32) -> Option<Self> {
+        match version {
+            1 => Some(Self::V1),
+            2 => Some(Self::V2),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 struct Context {
     pid: u32,
     tgid: u32,
     comm: u32,
     cgroup_id: u64,
-    pid_ns: u32,
-    mnt_ns: u32,
-    net_ns: u32,
+    ns: Namespaces,
+}
+
+impl From<v1::Context> for Context {
+    fn from(c: v1::Context) -> Self {
+        Self {
+            pid: c.pid,
+            tgid: c.tgid,
+            comm: c.comm,
+            cgroup_id: c.cgroup_id,
+            ns: Namespaces {
+                pid_ns: c.pid_ns,
+                mnt_ns: c.mnt_ns,
+                net_ns: c.net_ns,
+                ..Namespaces::default()
+            },
+        }
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -119,12 +162,24 @@ struct Body {
 
 /// [`Body`] without its last column, which the reader decodes one event at a time.
 #[derive(Debug, Deserialize)]
-struct BodyHead {
+struct BodyHead<C = Context> {
     strings: Bounded<Box<str>, MAX_CHUNK_EVENTS>,
-    contexts: Bounded<Context, MAX_CHUNK_EVENTS>,
+    contexts: Bounded<C, MAX_CHUNK_EVENTS>,
     ts_deltas: Bounded<u64, MAX_CHUNK_EVENTS>,
     context: Bounded<u32, MAX_CHUNK_EVENTS>,
     results: Bounded<Option<i64>, MAX_CHUNK_EVENTS>,
+}
+
+impl BodyHead<v1::Context> {
+    fn into_current(self) -> BodyHead {
+        BodyHead {
+            strings: self.strings,
+            contexts: Bounded(self.contexts.0.into_iter().map(Context::from).collect()),
+            ts_deltas: self.ts_deltas,
+            context: self.context,
+            results: self.results,
+        }
+    }
 }
 
 /// What the chunk table stores beside the body, so readers can skip a chunk unopened.
@@ -276,9 +331,7 @@ impl ChunkEncoder {
                 tgid: h.tgid,
                 comm,
                 cgroup_id: h.cgroup_id,
-                pid_ns: h.ns.pid_ns,
-                mnt_ns: h.ns.mnt_ns,
-                net_ns: h.ns.net_ns,
+                ns: h.ns,
             };
             let next = self.contexts.len() as u32;
             let ctx_index = *self.contexts.entry(ctx).or_insert_with(|| {
@@ -319,9 +372,13 @@ impl ChunkEncoder {
 ///
 /// Every failure is an error; nothing in the input can make this panic or allocate more
 /// than a bounded multiple of [`MAX_CHUNK_RAW_BYTES`].
-pub fn decode_chunk(body: &[u8], raw_len: u64) -> Result<Vec<Event>, ChunkError> {
+pub fn decode_chunk(
+    body: &[u8],
+    raw_len: u64,
+    layout: ChunkLayout,
+) -> Result<Vec<Event>, ChunkError> {
     let mut out = Vec::new();
-    ChunkView::parse(body, raw_len)?.append_owned(&mut out)?;
+    ChunkView::parse(body, raw_len, layout)?.append_owned(&mut out)?;
     Ok(out)
 }
 
@@ -329,6 +386,7 @@ pub fn decode_chunk(body: &[u8], raw_len: u64) -> Result<Vec<Event>, ChunkError>
 /// are decoded while they are visited.
 #[derive(Debug)]
 pub struct ChunkView {
+    layout: ChunkLayout,
     raw: Vec<u8>,
     data_offset: usize,
     strings: Vec<Box<str>>,
@@ -340,7 +398,7 @@ pub struct ChunkView {
 
 impl ChunkView {
     /// Decompresses (bounded) and checks everything but the per-event data column.
-    pub fn parse(body: &[u8], raw_len: u64) -> Result<Self, ChunkError> {
+    pub fn parse(body: &[u8], raw_len: u64, layout: ChunkLayout) -> Result<Self, ChunkError> {
         if raw_len > MAX_CHUNK_RAW_BYTES as u64 {
             return Err(ChunkError::TooLarge { declared: raw_len });
         }
@@ -351,7 +409,13 @@ impl ChunkView {
                 actual: raw.len(),
             });
         }
-        let (head, rest): (BodyHead, _) = postcard::take_from_bytes(&raw)?;
+        let (head, rest): (BodyHead, _) = match layout {
+            ChunkLayout::V1 => {
+                let (head, rest): (BodyHead<v1::Context>, _) = postcard::take_from_bytes(&raw)?;
+                (head.into_current(), rest)
+            }
+            ChunkLayout::V2 => postcard::take_from_bytes(&raw)?,
+        };
         let (data_len, rest): (u64, _) = postcard::take_from_bytes(rest)?;
         let data_offset = raw.len() - rest.len();
         let n = head.ts_deltas.0.len();
@@ -396,6 +460,7 @@ impl ChunkView {
                 .ok_or_else(|| invalid("timestamp overflow"))?;
         }
         Ok(Self {
+            layout,
             raw,
             data_offset,
             strings,
@@ -455,11 +520,7 @@ impl ChunkView {
                 tgid: c.tgid,
                 comm: table[c.comm as usize].clone(),
                 cgroup_id: c.cgroup_id,
-                ns: Namespaces {
-                    pid_ns: c.pid_ns,
-                    mnt_ns: c.mnt_ns,
-                    net_ns: c.net_ns,
-                },
+                ns: c.ns,
             })
             .collect();
         let mut lookup = |i: &u32| -> Result<T, ChunkError> {
@@ -473,7 +534,7 @@ impl ChunkView {
         for ((&delta, &ctx), &result) in self.ts_deltas.iter().zip(&self.context).zip(&self.results)
         {
             ts += delta; // checked in parse
-            let (stored, tail): (EventData<u32>, _) = postcard::take_from_bytes(rest)?;
+            let (stored, tail) = self.data_at(rest)?;
             rest = tail;
             let mut header = headers[ctx as usize].clone();
             header.ts_nanos = ts;
@@ -498,10 +559,28 @@ impl ChunkView {
     }
 }
 
+impl ChunkView {
+    /// Decodes the data of the event that starts `rest`, in this chunk's layout.
+    fn data_at<'r>(&self, rest: &'r [u8]) -> Result<(EventData<u32>, &'r [u8]), ChunkError> {
+        if self.layout == ChunkLayout::V1 {
+            let (tag, after): (u32, _) = postcard::take_from_bytes(rest)?;
+            if tag == v1::CLONE3 {
+                let (old, tail): (v1::Clone3, _) = postcard::take_from_bytes(after)?;
+                return Ok((old.into_current(), tail));
+            }
+            if tag == v1::FILE_IO {
+                let (old, tail): (v1::FileIo, _) = postcard::take_from_bytes(after)?;
+                return Ok((old.into_current(&self.strings), tail));
+            }
+        }
+        Ok(postcard::take_from_bytes(rest)?)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{OpenArgs, SockAddr, SockArgs};
+    use crate::event::{ExecArgs, OpenArgs, PathArgs, SockAddr, SockArgs};
 
     fn ev(ts: u64, pid: u32, data: EventData) -> Event {
         Event {
@@ -515,6 +594,11 @@ mod tests {
                     pid_ns: 1,
                     mnt_ns: 2,
                     net_ns: 3,
+                    uts_ns: 4,
+                    ipc_ns: 5,
+                    user_ns: 6,
+                    cgroup_ns: 7,
+                    time_ns: 8,
                 },
             },
             result: Some(-2),
@@ -538,10 +622,10 @@ mod tests {
             ev(
                 15,
                 8,
-                EventData::Exec {
+                EventData::Exec(ExecArgs {
                     filename: "/bin/sh".into(),
                     argv: vec!["sh".into(), "-c".into()],
-                },
+                }),
             ),
             ev(
                 15,
@@ -562,19 +646,19 @@ mod tests {
         assert_eq!(chunk.summary.last_ts_nanos, 15);
         assert!(chunk.summary.tgid_bloom.may_contain(7));
         assert!(chunk.summary.cgroup_bloom.may_contain(42));
-        let back = decode_chunk(&chunk.body, chunk.raw_len as u64).unwrap();
+        let back = decode_chunk(&chunk.body, chunk.raw_len as u64, ChunkLayout::V2).unwrap();
         assert_eq!(back, events);
         // The encoder is reusable.
         let again = enc.encode(&events[1..]).unwrap();
         assert_eq!(
-            decode_chunk(&again.body, again.raw_len as u64).unwrap(),
+            decode_chunk(&again.body, again.raw_len as u64, ChunkLayout::V2).unwrap(),
             events[1..]
         );
     }
 
     #[test]
     fn huge_declared_size_is_refused_before_decompressing() {
-        let err = decode_chunk(b"whatever", u64::MAX).unwrap_err();
+        let err = decode_chunk(b"whatever", u64::MAX, ChunkLayout::V2).unwrap_err();
         assert!(matches!(err, ChunkError::TooLarge { .. }), "{err}");
     }
 
@@ -589,7 +673,7 @@ mod tests {
         }
         raw.push(n as u8);
         let body = zstd::bulk::compress(&raw, 3).unwrap();
-        let err = decode_chunk(&body, raw.len() as u64).unwrap_err();
+        let err = decode_chunk(&body, raw.len() as u64, ChunkLayout::V2).unwrap_err();
         assert!(matches!(err, ChunkError::Decode(_)), "{err}");
     }
 
@@ -599,21 +683,19 @@ mod tests {
             ts_deltas: Bounded(vec![1]),
             context: Bounded(vec![0]),
             results: Bounded(vec![None]),
-            data: Bounded(vec![EventData::Chroot { path: 99 }]),
+            data: Bounded(vec![EventData::Chroot(PathArgs { path: 99 })]),
             contexts: Bounded(vec![Context {
                 pid: 1,
                 tgid: 1,
                 comm: 0,
                 cgroup_id: 0,
-                pid_ns: 0,
-                mnt_ns: 0,
-                net_ns: 0,
+                ns: Namespaces::default(),
             }]),
             strings: Bounded(vec!["sh".into()]),
         };
         let raw = postcard::to_stdvec(&body).unwrap();
         let compressed = zstd::bulk::compress(&raw, 3).unwrap();
-        let err = decode_chunk(&compressed, raw.len() as u64).unwrap_err();
+        let err = decode_chunk(&compressed, raw.len() as u64, ChunkLayout::V2).unwrap_err();
         assert!(err.to_string().contains("string index 99"), "{err}");
     }
 

@@ -14,23 +14,19 @@
 
 pub mod btf;
 pub mod chunk;
-pub mod decode;
 pub mod entities;
 mod error;
 pub mod event;
+pub mod format;
+pub mod names;
 pub mod paths;
 mod reader;
 mod sql;
-pub mod synth;
 mod writer;
 
 pub use entities::*;
 pub use error::{Error, Result};
-pub use event::{
-    CloneArgs, DockerInfo, Event, EventData, EventHeader, Family, Kind, KindSet, LossSource,
-    MkdirArgs, MountArgs, Namespaces, OpenArgs, PacketSummary, ResourceSample, SockAddr, SockArgs,
-    Str, TcpStateChange,
-};
+pub use event::*;
 pub use reader::{
     ChunkInfo, EventIter, Query, STALE_HEARTBEAT_NANOS, ScanSummary, Session, TailCursor,
     TailUpdate,

@@ -27,21 +27,17 @@ impl RootTracker {
     pub fn observe<S: AsRef<str>>(&mut self, e: &Event<S>) {
         let tgid = e.header.tgid;
         match &e.data {
-            EventData::Fork {
-                parent_tgid,
-                child_tgid,
-                ..
-            } if parent_tgid != child_tgid => {
-                match self.roots.get(parent_tgid).cloned() {
-                    Some(root) => self.roots.insert(*child_tgid, root),
-                    None => self.roots.remove(child_tgid),
+            EventData::Fork(f) if f.parent_tgid != f.child_tgid => {
+                match self.roots.get(&f.parent_tgid).cloned() {
+                    Some(root) => self.roots.insert(f.child_tgid, root),
+                    None => self.roots.remove(&f.child_tgid),
                 };
             }
-            EventData::PivotRoot { new_root, .. } if e.result == Some(0) => {
-                self.set_root(tgid, new_root.as_ref());
+            EventData::PivotRoot(p) if e.result == Some(0) => {
+                self.set_root(tgid, p.new_root.as_ref());
             }
-            EventData::Chroot { path } if e.result == Some(0) => self.set_root(tgid, path.as_ref()),
-            EventData::Exit { .. } => {
+            EventData::Chroot(c) if e.result == Some(0) => self.set_root(tgid, c.path.as_ref()),
+            EventData::Exit(_) => {
                 self.roots.remove(&tgid);
             }
             _ => {}
@@ -82,15 +78,8 @@ impl RootTracker {
         }
     }
 
-    /// The host path of an event's main path, when its process's root is known (cgroup
-    /// paths are not files: none for them).
+    /// The host path of an event's main path, when its process's root is known.
     pub fn host_path<S: AsRef<str>>(&self, e: &Event<S>) -> Option<String> {
-        if matches!(
-            e.data,
-            EventData::CgroupAttach { .. } | EventData::CgroupMkdir { .. }
-        ) {
-            return None;
-        }
         let path = e.data.path()?;
         self.root(e.header.tgid)?;
         Some(self.resolve(e.header.tgid, path))
@@ -174,7 +163,10 @@ impl LayerIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventHeader, MkdirArgs, Namespaces, OpenArgs, Str};
+    use crate::event::{
+        CgroupMkdirInfo, EventHeader, ExitInfo, ForkInfo, MkdirArgs, Namespaces, OpenArgs,
+        PathArgs, PivotRootArgs, Str,
+    };
 
     fn ev(tgid: u32, result: Option<i64>, data: EventData) -> Event {
         Event {
@@ -215,10 +207,10 @@ mod tests {
         t.observe(&ev(
             10,
             Some(0),
-            EventData::PivotRoot {
+            EventData::PivotRoot(PivotRootArgs {
                 new_root: layer.into(),
                 put_old: layer.into(),
-            },
+            }),
         ));
         let o = open(10, "/usr/sbin/nginx");
         assert_eq!(
@@ -229,12 +221,12 @@ mod tests {
         t.observe(&ev(
             10,
             None,
-            EventData::Fork {
+            EventData::Fork(ForkInfo {
                 parent_pid: 10,
                 parent_tgid: 10,
                 child_pid: 11,
                 child_tgid: 11,
-            },
+            }),
         ));
         let m = ev(
             11,
@@ -254,25 +246,29 @@ mod tests {
         t.observe(&ev(
             12,
             Some(0),
-            EventData::PivotRoot {
+            EventData::PivotRoot(PivotRootArgs {
                 new_root: ".".into(),
                 put_old: ".".into(),
-            },
+            }),
         ));
         assert_eq!(t.host_path(&open(12, "/etc")), None);
         // A failed call changes nothing; exit forgets.
-        t.observe(&ev(13, Some(-1), EventData::Chroot { path: "/x".into() }));
+        t.observe(&ev(
+            13,
+            Some(-1),
+            EventData::Chroot(PathArgs { path: "/x".into() }),
+        ));
         assert_eq!(t.root(13), Some("/"));
-        t.observe(&ev(10, None, EventData::Exit { code: 0 }));
+        t.observe(&ev(10, None, EventData::Exit(ExitInfo { code: 0 })));
         assert_eq!(t.root(10), Some("/"));
         let cg = ev(
             10,
             None,
-            EventData::CgroupMkdir {
+            EventData::CgroupMkdir(CgroupMkdirInfo {
                 path: "/docker/x".into(),
-                cgroup_id: 9,
+                target_cgroup_id: 9,
                 hierarchy_id: 0,
-            },
+            }),
         );
         assert_eq!(t.host_path(&cg), None);
     }

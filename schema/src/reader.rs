@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
-use crate::chunk::{Bloom, ChunkError, ChunkView};
+use crate::chunk::{Bloom, ChunkError, ChunkLayout, ChunkView};
 use crate::entities::{
     Bookmark, Component, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Meta, Probe,
     Process, Sample, SessionInfo, Status, StoredStatus,
@@ -88,6 +88,13 @@ impl std::fmt::Debug for Session {
         f.debug_struct("Session")
             .field("path", &self.path)
             .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// How this session's chunks are laid out (checked to be known when it was opened).
+    fn layout(&self) -> ChunkLayout {
+        ChunkLayout::for_format(self.meta.format_version).unwrap_or(ChunkLayout::CURRENT)
     }
 }
 
@@ -277,7 +284,7 @@ impl Session {
         for group in ChunkGroups::new(&chunks) {
             let mut views = Vec::with_capacity(group.len());
             for info in group {
-                match read_chunk_view(&self.conn, info.chunk_seq) {
+                match read_chunk_view(&self.conn, info.chunk_seq, self.layout()) {
                     Ok(v) => views.push((info.chunk_seq, v)),
                     Err(e) => summary.errors.push(e),
                 }
@@ -395,6 +402,7 @@ impl Session {
                         pid_ns: r.get(11)?,
                         mnt_ns: r.get(12)?,
                         net_ns: r.get(13)?,
+                        ..Namespaces::default()
                     },
                 })
             },
@@ -681,6 +689,12 @@ fn read_meta(conn: &Connection, path: &Path) -> Result<Meta> {
             supported: FORMAT_VERSION,
         });
     }
+    if ChunkLayout::for_format(format_version).is_none() {
+        return Err(not_a_session(
+            path,
+            format!("format version {format_version} was never written by Beefine"),
+        ));
+    }
     let text = |key: &str| -> Result<String> { Ok(get(key)?.unwrap_or_default()) };
     let num = |key: &str| -> Result<Option<i64>> {
         match get(key)? {
@@ -751,7 +765,7 @@ pub(crate) fn load_chunk_list(conn: &Connection) -> (Vec<ChunkInfo>, Option<Erro
 }
 
 /// Reads and decompresses one chunk.
-fn read_chunk_view(conn: &Connection, chunk_seq: i64) -> Result<ChunkView> {
+fn read_chunk_view(conn: &Connection, chunk_seq: i64, layout: ChunkLayout) -> Result<ChunkView> {
     let (raw_len, body): (i64, Vec<u8>) = conn
         .prepare_cached("SELECT raw_len, body FROM chunks WHERE chunk_seq = ?1")
         .and_then(|mut s| s.query_row([chunk_seq], |r| Ok((r.get(0)?, r.get(1)?))))
@@ -765,7 +779,7 @@ fn read_chunk_view(conn: &Connection, chunk_seq: i64) -> Result<ChunkView> {
                 source,
             },
         })?;
-    ChunkView::parse(&body, raw_len.max(0) as u64)
+    ChunkView::parse(&body, raw_len.max(0) as u64, layout)
         .map_err(|source| Error::CorruptChunk { chunk_seq, source })
 }
 
@@ -773,9 +787,10 @@ fn read_chunk_view(conn: &Connection, chunk_seq: i64) -> Result<ChunkView> {
 pub(crate) fn read_chunk_body(
     conn: &Connection,
     chunk_seq: i64,
+    layout: ChunkLayout,
     out: &mut Vec<Event>,
 ) -> Result<()> {
-    read_chunk_view(conn, chunk_seq)?
+    read_chunk_view(conn, chunk_seq, layout)?
         .append_owned(out)
         .map_err(|source| Error::CorruptChunk { chunk_seq, source })
 }
@@ -859,7 +874,12 @@ impl EventIter<'_> {
         let mut buf = std::mem::take(&mut self.buf).collect::<Vec<_>>();
         buf.clear();
         for info in group {
-            if let Err(e) = read_chunk_body(&self.session.conn, info.chunk_seq, &mut buf) {
+            if let Err(e) = read_chunk_body(
+                &self.session.conn,
+                info.chunk_seq,
+                self.session.layout(),
+                &mut buf,
+            ) {
                 // Report the first failure of this group; its other chunks still count.
                 self.pending_error.get_or_insert(e);
             }
@@ -936,7 +956,9 @@ impl TailCursor {
             .ctx("looking for new chunks")?;
         let mut update = TailUpdate::default();
         for seq in seqs {
-            if let Err(e) = read_chunk_body(&session.conn, seq, &mut update.events) {
+            if let Err(e) =
+                read_chunk_body(&session.conn, seq, session.layout(), &mut update.events)
+            {
                 update.errors.push(e);
             }
             self.last_seq = seq;

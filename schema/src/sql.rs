@@ -4,7 +4,7 @@
 pub const APPLICATION_ID: i32 = 0x4245_4546;
 
 /// Format version this build writes and the newest it reads.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 
 pub const CREATE: &str = r#"
 CREATE TABLE meta (

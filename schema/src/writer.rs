@@ -9,13 +9,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, OpenFlags, params};
 
-use crate::chunk::{ChunkEncoder, EncodedChunk, MAX_CHUNK_EVENTS};
+use crate::chunk::{ChunkEncoder, ChunkLayout, EncodedChunk, MAX_CHUNK_EVENTS};
 use crate::entities::{
     Bookmark, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Probe, Process, Sample,
     SessionInfo,
 };
 use crate::error::{Error, Result, SqlContext};
-use crate::event::{DockerInfo, Event, EventData, Kind, ResourceSample, Str};
+use crate::event::{DockerInfo, Event, EventData, Kind, LossInfo, ResourceSample, Str};
 use crate::reader::{ChunkGroups, load_chunk_list, read_chunk_body};
 use crate::sql::{APPLICATION_ID, CREATE, FORMAT_VERSION};
 
@@ -488,12 +488,12 @@ impl SessionWriter {
             .ctx("writing a loss record")?;
         self.push(Event::untasked(
             l.ts_nanos,
-            EventData::Lost {
+            EventData::Lost(LossInfo {
                 source: l.source,
                 cpu: l.cpu,
                 count: l.count,
                 until_ts_nanos: l.until_ts_nanos,
-            },
+            }),
         ))
     }
 
@@ -600,7 +600,12 @@ impl SessionWriter {
             }
             let mut group_events = Vec::new();
             for info in group {
-                match read_chunk_body(&self.conn, info.chunk_seq, &mut group_events) {
+                match read_chunk_body(
+                    &self.conn,
+                    info.chunk_seq,
+                    ChunkLayout::CURRENT,
+                    &mut group_events,
+                ) {
                     Ok(()) => rewritten.push(info.chunk_seq),
                     // A chunk that cannot be read is left as it is, for a reader to report.
                     Err(Error::CorruptChunk { .. }) => {}

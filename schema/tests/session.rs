@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use beefine_schema::synth::{CONTAINER_CGROUP_ID, Generator};
 use beefine_schema::{
     Bookmark, Component, Container, DaemonSample, DockerEvent, Error, Event, EventData, Image,
-    Kind, KindSet, Layer, Loss, LossSource, Namespaces, Probe, Process, Query, ResourceSample,
-    STALE_HEARTBEAT_NANOS, Sample, Session, SessionInfo, SessionWriter, Status, WriterOptions,
+    Kind, KindSet, Layer, Loss, LossSource, Namespaces, PivotRootArgs, Probe, Process, Query,
+    ResourceSample, STALE_HEARTBEAT_NANOS, Sample, Session, SessionInfo, SessionWriter, Status,
+    WriterOptions,
 };
+use beefine_testdata::synth::{CONTAINER_CGROUP_ID, Generator};
 use rusqlite::Connection;
 
 fn info(name: &str) -> SessionInfo {
@@ -84,6 +85,7 @@ fn events_and_entities_round_trip() {
             pid_ns: 1,
             mnt_ns: 2,
             net_ns: 3,
+            ..Namespaces::default()
         },
     };
     w.upsert_process(&process).unwrap();
@@ -206,10 +208,10 @@ fn queries_match_a_plain_filter_and_skip_chunks() {
     events.insert(
         30_001,
         Event {
-            data: EventData::PivotRoot {
+            data: EventData::PivotRoot(PivotRootArgs {
                 new_root: ".".into(),
                 put_old: ".".into(),
-            },
+            }),
             ..events[30_000].clone()
         },
     );
@@ -555,7 +557,7 @@ fn random_byte_flips_anywhere_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = complete_session(dir.path(), "orig.beefine", 6_000);
     let bytes = std::fs::read(&path).unwrap();
-    let mut rng = beefine_schema::synth::Rng::new(99);
+    let mut rng = beefine_testdata::synth::Rng::new(99);
     let damaged = dir.path().join("damaged.beefine");
     for _ in 0..60 {
         let mut b = bytes.clone();

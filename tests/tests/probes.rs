@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use beefine_schema::btf::{Btf, Value};
-use beefine_schema::{Component, Event, EventData, Probe, Session, Status};
+use beefine_schema::{Component, CustomRecord, Event, EventData, Probe, Session, Status};
 use beefine_tests::{require_root, workspace_root};
 use support::{Scratch, events, leftovers, record, recorder_bin};
 
@@ -82,7 +82,7 @@ fn decode_custom(session: &Session, events: &[Event]) -> Decoded {
     let records = events
         .iter()
         .filter_map(|e| match &e.data {
-            EventData::Custom { probe_id, bytes } => {
+            EventData::Custom(CustomRecord { probe_id, bytes }) => {
                 assert_eq!(*probe_id, 1, "only one custom probe was loaded");
                 let fields = record
                     .decode(bytes)

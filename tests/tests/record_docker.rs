@@ -227,7 +227,7 @@ fn lifecycle_events_interleave_with_kernel_events() {
     let cgroup = container.cgroup_id.expect("cgroup of the container");
     let init_exec = events
         .iter()
-        .find(|e| e.kind() == Kind::Exec && e.header.cgroup_id == cgroup && matches!(&e.data, EventData::Exec { filename, .. } if !filename.contains("runc") && !filename.starts_with("/proc/")))
+        .find(|e| e.kind() == Kind::Exec && e.header.cgroup_id == cgroup && matches!(&e.data, EventData::Exec(x) if !x.filename.contains("runc") && !x.filename.starts_with("/proc/")))
         .expect("the exec of the container's init");
     assert!(
         at("create") < init_exec.ts_nanos() && init_exec.ts_nanos() < at("start"),

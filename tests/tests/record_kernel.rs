@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
-use beefine_schema::decode::CLONE_NEW_MASK;
+use beefine_schema::names::CLONE_NEW_MASK;
 use beefine_schema::{Component, EventData, Kind, Status};
 use beefine_tests::{busybox_image, require_docker, require_image, require_registry, require_root};
 use support::{Scratch, events, leftovers, record, spawn_recorder};
@@ -65,9 +65,9 @@ fn records_a_container_start() {
     );
 
     // runc ran.
-    let runc_exec = events.iter().any(
-        |e| matches!(&e.data, EventData::Exec { filename, .. } if filename.ends_with("/runc")),
-    );
+    let runc_exec = events
+        .iter()
+        .any(|e| matches!(&e.data, EventData::Exec(x) if x.filename.ends_with("/runc")));
     assert!(runc_exec, "runc's exec");
 
     // The namespaces were created, by one call with all five flags.
@@ -86,7 +86,7 @@ fn records_a_container_start() {
     // The container's sh: its exec, in new namespaces.
     let sh = events
         .iter()
-        .find(|e| matches!(&e.data, EventData::Exec { argv, .. } if argv.iter().map(|a| &**a).eq(["sh", "-c", "echo hi"])))
+        .find(|e| matches!(&e.data, EventData::Exec(x) if x.argv.iter().map(|a| &**a).eq(["sh", "-c", "echo hi"])))
         .expect("the exec of sh inside the container");
     let host_ns = events
         .iter()
@@ -130,7 +130,7 @@ fn records_a_container_start() {
 
     // Joining the container's network namespace from outside (setns by the daemon).
     let setns = events.iter().find(|e| {
-        matches!(e.data, EventData::Setns { nstype, .. } if nstype == 0 || nstype as u64 & CLONE_NEWNET != 0)
+        matches!(&e.data, EventData::Setns(x) if x.nstype == 0 || x.nstype as u64 & CLONE_NEWNET != 0)
             && e.header.ns.net_ns == sh.header.ns.net_ns
             && e.header.ns.mnt_ns != sh.header.ns.mnt_ns
             && e.result == Some(0)
@@ -149,8 +149,8 @@ fn records_a_container_start() {
         .expect("the container is in the session");
     let cgroup_id = container.cgroup_id.expect("the container's cgroup id");
     let attach = events.iter().find(|e| {
-        matches!(&e.data, EventData::CgroupAttach { path, cgroup_id: id, hierarchy_id: 0, .. }
-            if path.contains(&container_id) && *id == cgroup_id)
+        matches!(&e.data, EventData::CgroupAttach(a)
+            if a.hierarchy_id == 0 && a.path.contains(&container_id) && a.target_cgroup_id == cgroup_id)
     });
     assert!(
         attach.is_some(),
@@ -204,7 +204,7 @@ fn records_a_container_start() {
     assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
     // Flag names decode as the issue lists them.
     assert_eq!(
-        beefine_schema::decode::namespace_names(ns_call_flags(ns_call) & CLONE_NEW_MASK),
+        beefine_schema::names::namespace_names(ns_call_flags(ns_call) & CLONE_NEW_MASK),
         ["mnt", "uts", "ipc", "pid", "net"]
     );
 }
@@ -212,8 +212,9 @@ fn records_a_container_start() {
 /// The flags of a clone, clone3 or unshare (0 for anything else).
 fn ns_call_flags(e: &beefine_schema::Event) -> u64 {
     match &e.data {
-        EventData::Unshare { flags } => *flags,
-        EventData::Clone(a) | EventData::Clone3(a) => a.flags,
+        EventData::Unshare(a) => a.flags,
+        EventData::Clone(a) => a.flags,
+        EventData::Clone3(a) => a.flags,
         _ => 0,
     }
 }
@@ -281,16 +282,16 @@ fn records_the_whole_process_tree_of_a_plain_command() {
         );
         if pid != root.pid {
             assert!(
-                events.iter().any(
-                    |e| matches!(e.data, EventData::Fork { child_tgid, .. } if child_tgid == pid)
-                ),
+                events
+                    .iter()
+                    .any(|e| matches!(&e.data, EventData::Fork(f) if f.child_tgid == pid)),
                 "fork of {pid}"
             );
         }
     }
     assert_eq!(root.exit_code, Some(3 << 8));
     // Reads are summed per opened file and carry its path: the C library every program loads.
-    assert!(events.iter().any(|e| matches!(&e.data, EventData::FileIo { path, bytes_read, .. } if path.contains("libc.so") && *bytes_read > 0)));
+    assert!(events.iter().any(|e| matches!(&e.data, EventData::FileIo(io) if io.path.as_deref().is_some_and(|p| p.contains("libc.so")) && io.bytes_read > 0)));
 }
 
 #[test]

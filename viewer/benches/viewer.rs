@@ -24,7 +24,7 @@ const EVENTS: usize = 1_000_000;
 fn session() -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("bench.beefine");
-    beefine_viewer::testdata::write_generated_session(&path, EVENTS, 11, 64 << 10)
+    beefine_testdata::write_generated_session(&path, EVENTS, 11, 64 << 10)
         .expect("writing the benchmark session");
     (dir, path)
 }

@@ -13,10 +13,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let events: usize = args.next().map_or(Ok(1_000_000), |n| n.parse())?;
     std::fs::create_dir_all(&dir)?;
     let sample = dir.join("sample-nginx.beefine");
-    beefine_viewer::testdata::write_sample_session(&sample)?;
+    beefine_testdata::write_sample_session(&sample)?;
     println!("{}", sample.display());
     let generated = dir.join("generated.beefine");
-    beefine_viewer::testdata::write_generated_session(&generated, events, 7, 64 << 10)?;
+    beefine_testdata::write_generated_session(&generated, events, 7, 64 << 10)?;
     println!("{}", generated.display());
     Ok(())
 }

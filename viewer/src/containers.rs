@@ -3,7 +3,8 @@
 //! A kernel event belongs to the container whose cgroup it ran in; a daemon event to the
 //! container it names (`actor_id`); a resource sample to the container it measures.
 
-use beefine_schema::{Container, Event, EventData};
+use beefine_schema::text::{Direct, Strings};
+use beefine_schema::{Container, Decode, Event, EventData, FieldRef, Kind};
 use rustc_hash::FxHashMap;
 
 /// The containers of a session, indexed for lookups by cgroup id and by container id.
@@ -58,37 +59,46 @@ impl ContainerIndex {
         self.by_id.get(container_id).copied()
     }
 
-    /// Whether the container of an event depends on its fields (not only on its cgroup).
-    pub fn depends_on_fields<S>(data: &EventData<S>) -> bool {
-        matches!(
-            data,
-            EventData::Docker(_)
-                | EventData::ResourceSample(_)
-                | EventData::CgroupAttach { .. }
-                | EventData::CgroupMkdir { .. }
-        )
+    /// Whether the container of events of this kind depends on their fields (a container id
+    /// or a cgroup they name), not only on the task's cgroup.
+    pub fn depends_on_fields(kind: Kind) -> bool {
+        kind.fields()
+            .iter()
+            .any(|f| matches!(f.decode, Decode::ContainerId | Decode::CgroupId))
     }
 
     /// The container an event belongs to, if any: the one a daemon event names, the one a
     /// sample measures, the one whose cgroup a cgroup event creates or joins (v2), else the
     /// one whose cgroup the task ran in.
     pub fn for_event<S: AsRef<str>>(&self, e: &Event<S>) -> Option<usize> {
-        match &e.data {
-            EventData::Docker(d) => self.by_id(d.actor_id.as_ref()),
-            EventData::ResourceSample(s) => self.by_id(s.container_id.as_ref()),
-            EventData::CgroupAttach {
-                cgroup_id,
-                hierarchy_id: 0,
-                ..
+        self.for_data(&e.data, &Direct, e.header.cgroup_id)
+    }
+
+    /// [`Self::for_event`] for data whose strings are reached through `strings`, done by
+    /// task cgroup `task_cgroup`.
+    pub fn for_data<S>(
+        &self,
+        data: &EventData<S>,
+        strings: &dyn Strings<S>,
+        task_cgroup: u64,
+    ) -> Option<usize> {
+        let mut named: Option<Option<usize>> = None;
+        let mut cgroup = None;
+        let mut v1 = false;
+        data.visit_fields(&mut |d, v| match (d.decode, v) {
+            (Decode::ContainerId, FieldRef::Str(id)) if named.is_none() => {
+                named = Some(self.by_id(strings.get(id)));
             }
-            | EventData::CgroupMkdir {
-                cgroup_id,
-                hierarchy_id: 0,
-                ..
-            } => self
-                .by_cgroup(*cgroup_id)
-                .or_else(|| self.by_cgroup(e.header.cgroup_id)),
-            _ => self.by_cgroup(e.header.cgroup_id),
+            (Decode::CgroupId, FieldRef::Uint(id)) if id != 0 => cgroup = Some(id),
+            (Decode::CgroupHierarchy, v) => v1 = v.as_i64() != Some(0),
+            _ => {}
+        });
+        if let Some(named) = named {
+            return named;
         }
+        cgroup
+            .filter(|_| !v1)
+            .and_then(|cg| self.by_cgroup(cg))
+            .or_else(|| self.by_cgroup(task_cgroup))
     }
 }

@@ -11,8 +11,9 @@ use std::net::IpAddr;
 use std::ops::ControlFlow;
 
 use beefine_schema::btf::Value;
-use beefine_schema::decode;
-use beefine_schema::{Error, Event, EventData, Query, SockAddr, SockArgs};
+use beefine_schema::{
+    Decode, Error, Event, EventData, FieldDesc, FieldRef, Query, SockAddr, names, text,
+};
 
 use crate::containers::ContainerIndex;
 use crate::probes::Probes;
@@ -202,10 +203,6 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-fn flag_list(names: &str) -> impl Iterator<Item = &str> {
-    names.split('|').filter(|s| !s.is_empty() && *s != "0")
-}
-
 /// Writes one event as a JSON object (without the newline).
 pub fn write_event<S: AsRef<str>>(out: &mut String, e: &Event<S>, ctx: &ExportContext) {
     let h = &e.header;
@@ -219,6 +216,11 @@ pub fn write_event<S: AsRef<str>>(out: &mut String, e: &Event<S>, ctx: &ExportCo
     o.num("pid_ns", h.ns.pid_ns);
     o.num("mnt_ns", h.ns.mnt_ns);
     o.num("net_ns", h.ns.net_ns);
+    o.num("uts_ns", h.ns.uts_ns);
+    o.num("ipc_ns", h.ns.ipc_ns);
+    o.num("user_ns", h.ns.user_ns);
+    o.num("cgroup_ns", h.ns.cgroup_ns);
+    o.num("time_ns", h.ns.time_ns);
     if let Some(c) = ctx
         .containers
         .for_event(e)
@@ -230,7 +232,7 @@ pub fn write_event<S: AsRef<str>>(out: &mut String, e: &Event<S>, ctx: &ExportCo
     if let Some(r) = e.result {
         o.num("result", r);
         if r < 0
-            && let Some(name) = decode::errno_name(-r)
+            && let Some(name) = names::errno_name(-r)
         {
             o.str("errno", name);
         }
@@ -239,36 +241,161 @@ pub fn write_event<S: AsRef<str>>(out: &mut String, e: &Event<S>, ctx: &ExportCo
     o.finish();
 }
 
-/// The low byte of `clone` flags is the signal sent to the parent when the child exits
-/// (`CSIGNAL`); `clone3` and `unshare` have no such byte.
-const CSIGNAL: u64 = 0xff;
+/// A list of names from a `|`-joined flag text, without the "no flags" forms.
+fn flag_list(names: &str) -> impl Iterator<Item = &str> {
+    names
+        .split('|')
+        .filter(|s| !s.is_empty() && *s != "0" && *s != "none")
+}
 
-fn write_clone_flags(o: &mut Obj<'_>, flags: u64, has_exit_signal: bool) {
-    o.num("flags", flags);
-    let named = if has_exit_signal {
-        flags & !CSIGNAL
-    } else {
-        flags
-    };
-    let names = decode::flag_names(named, decode::CLONE_FLAGS);
-    o.str_array("flags_names", flag_list(&names));
-    o.str_array("namespaces", decode::namespace_names(named));
-    if has_exit_signal && flags & CSIGNAL != 0 {
-        o.str(
-            "exit_signal",
-            &decode::signal_name((flags & CSIGNAL) as i32),
-        );
+/// Writes the fields of an event's kind, from its description: each raw value under its
+/// name, then its decoded forms.
+fn write_fields<S: AsRef<str>>(o: &mut Obj<'_>, data: &EventData<S>, ctx: &ExportContext) {
+    let mut fields: Vec<(&'static FieldDesc, FieldRef<'_, S>)> = Vec::with_capacity(8);
+    data.visit_fields(&mut |d, v| fields.push((d, v)));
+    let probe_id = fields.iter().find_map(|(d, v)| match d.decode {
+        Decode::ProbeId => v.as_u64().map(|n| n as u32),
+        _ => None,
+    });
+    for (d, v) in &fields {
+        write_field(o, d, v, ctx, probe_id);
     }
 }
 
-fn write_sock_addr<S: AsRef<str>>(o: &mut Obj<'_>, a: &SockArgs<S>) {
-    o.num("fd", a.fd);
-    match &a.addr {
+fn write_field<S: AsRef<str>>(
+    o: &mut Obj<'_>,
+    d: &FieldDesc,
+    v: &FieldRef<'_, S>,
+    ctx: &ExportContext,
+    probe_id: Option<u32>,
+) {
+    let name = d.name;
+    match v {
+        FieldRef::Uint(n) => o.num(name, n),
+        FieldRef::Int(n) => o.num(name, n),
+        FieldRef::Str(s) => match d.decode {
+            // A sample's container is the event's container when the session knows it.
+            Decode::ContainerId if d.name == "container_id" => {
+                if ctx.containers.by_id(s.as_ref()).is_none() {
+                    o.str(name, s.as_ref());
+                }
+            }
+            _ => o.str(name, s.as_ref()),
+        },
+        FieldRef::OptStr(s) => {
+            if let Some(s) = s {
+                o.str(name, s.as_ref());
+            }
+        }
+        FieldRef::Strs(items) => o.str_array(name, items.iter().map(AsRef::as_ref)),
+        FieldRef::Uints(items) => {
+            o.key(name);
+            o.out.push('[');
+            for (i, n) in items.iter().enumerate() {
+                if i > 0 {
+                    o.out.push(',');
+                }
+                let _ = write!(o.out, "{n}");
+            }
+            o.out.push(']');
+        }
+        FieldRef::Bytes(b) => match d.decode {
+            Decode::Payload => {
+                o.str(name, &names::payload_text(b));
+                o.str(&format!("{name}_hex"), &hex(b));
+            }
+            Decode::ProbeRecord => write_probe_record(o, b, ctx, probe_id),
+            _ => o.str(&format!("{name}_hex"), &hex(b)),
+        },
+        FieldRef::Ip(ip) => o.ip(name, ip),
+        FieldRef::Addr(a) => write_sock_addr(o, a),
+        FieldRef::Pairs(pairs) => {
+            o.key(name);
+            let mut obj = Obj::new(o.out);
+            for (k, v) in pairs.iter() {
+                obj.escaped_key(k.as_ref());
+                push_json_str(obj.out, v.as_ref());
+            }
+            obj.finish();
+        }
+        FieldRef::Loss(l) => o.str(name, l.name()),
+    }
+    if let (Some(u), Some(i)) = (v.as_u64(), v.as_i64()) {
+        write_decoded(o, d, u, i, ctx);
+    }
+}
+
+/// The decoded forms of a number beside it: `_name`, `_names`, `_octal`, and for clone flags
+/// the namespaces they create and the exit signal.
+fn write_decoded(o: &mut Obj<'_>, d: &FieldDesc, u: u64, i: i64, ctx: &ExportContext) {
+    let name = d.name;
+    match d.decode {
+        Decode::Mode => o.str(&format!("{name}_octal"), &format!("{u:04o}")),
+        Decode::Flags(table) => {
+            let names = names::flag_names(u, table);
+            o.str_array(&format!("{name}_names"), flag_list(&names));
+        }
+        Decode::OpenFlags => {
+            let names = names::open_flags(u);
+            o.str_array(&format!("{name}_names"), flag_list(&names));
+        }
+        Decode::CloneFlags { exit_signal_byte } => {
+            let names = text::clone_flag_names(u, exit_signal_byte);
+            o.str_array(&format!("{name}_names"), flag_list(&names));
+            let flags = if exit_signal_byte {
+                u & !text::CSIGNAL
+            } else {
+                u
+            };
+            o.str_array("namespaces", names::namespace_names(flags));
+            if exit_signal_byte && let Some(sig) = text::exit_signal(u) {
+                o.str("exit_signal", &sig);
+            }
+        }
+        Decode::Caps => {
+            let names = names::capability_names(u);
+            o.str_array(&format!("{name}_names"), flag_list(&names));
+        }
+        Decode::Named(f) => o.str(&format!("{name}_name"), &f(i)),
+        Decode::NsType => o.str(&format!("{name}_name"), &names::nstype_name(i as i32)),
+        Decode::WaitStatus => o.str(&format!("{name}_name"), &names::wait_status(i as i32)),
+        Decode::Signal if i != 0 => o.str(&format!("{name}_name"), &names::signal_name(i as i32)),
+        Decode::ProbeId => {
+            if let Some(probe) = ctx.probes.name(u as u32) {
+                o.str("probe_name", probe);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn write_probe_record(o: &mut Obj<'_>, bytes: &[u8], ctx: &ExportContext, probe_id: Option<u32>) {
+    o.num("len", bytes.len());
+    o.str("bytes_hex", &hex(bytes));
+    let Some(probe_id) = probe_id else {
+        return;
+    };
+    match ctx.probes.decode(probe_id, bytes) {
+        Ok(fields) => {
+            o.key("fields");
+            let mut obj = Obj::new(o.out);
+            for (path, value) in &fields {
+                obj.escaped_key(path);
+                push_btf_value(obj.out, value);
+            }
+            obj.finish();
+        }
+        Err(why) => o.str("decode_error", &why),
+    }
+}
+
+fn write_sock_addr<S: AsRef<str>>(o: &mut Obj<'_>, a: &SockAddr<S>) {
+    match a {
         SockAddr::None => {}
         SockAddr::Inet { ip, port } => {
             let family: u16 = if ip.is_ipv4() { 2 } else { 10 };
             o.num("family", family);
-            o.str("family_name", decode::family_name(family));
+            o.str("family_name", names::family_name(family));
             o.ip("address", ip);
             o.num("port", port);
         }
@@ -279,231 +406,7 @@ fn write_sock_addr<S: AsRef<str>>(o: &mut Obj<'_>, a: &SockArgs<S>) {
         }
         SockAddr::Other { family } => {
             o.num("family", family);
-            o.str("family_name", decode::family_name(*family));
-        }
-    }
-}
-
-fn write_fields<S: AsRef<str>>(o: &mut Obj<'_>, data: &EventData<S>, ctx: &ExportContext) {
-    use EventData as D;
-    match data {
-        D::Exec { filename, argv } => {
-            o.str("filename", filename.as_ref());
-            o.str_array("argv", argv.iter().map(AsRef::as_ref));
-        }
-        D::Fork {
-            parent_pid,
-            parent_tgid,
-            child_pid,
-            child_tgid,
-        } => {
-            o.num("parent_pid", parent_pid);
-            o.num("parent_tgid", parent_tgid);
-            o.num("child_pid", child_pid);
-            o.num("child_tgid", child_tgid);
-        }
-        D::Exit { code } => {
-            o.num("code", code);
-            o.str("code_name", &decode::wait_status(*code));
-        }
-        D::Clone(a) => write_clone_flags(o, a.flags, true),
-        D::Clone3(a) => write_clone_flags(o, a.flags, false),
-        D::Unshare { flags } => write_clone_flags(o, *flags, false),
-        D::Setns { fd, nstype } => {
-            o.num("fd", fd);
-            o.num("nstype", nstype);
-            o.str("nstype_name", &decode::nstype_name(*nstype));
-        }
-        D::Prctl { option, arg2 } => {
-            o.num("option", option);
-            o.str("option_name", decode::prctl_option_name(*option));
-            o.num("arg2", arg2);
-        }
-        D::Seccomp { operation, flags } => {
-            o.num("operation", operation);
-            o.str("operation_name", decode::seccomp_op_name(*operation));
-            o.num("flags", flags);
-        }
-        D::Capset {
-            effective,
-            permitted,
-            inheritable,
-        } => {
-            for (key, v) in [
-                ("effective", effective),
-                ("permitted", permitted),
-                ("inheritable", inheritable),
-            ] {
-                o.num(key, v);
-                let names = decode::capability_names(*v);
-                o.str_array(
-                    &format!("{key}_names"),
-                    names.split('|').filter(|s| *s != "none"),
-                );
-            }
-        }
-        D::Mount(m) => {
-            o.str("source", m.source.as_ref());
-            o.str("target", m.target.as_ref());
-            o.str("fstype", m.fstype.as_ref());
-            o.num("flags", m.flags);
-            let names = decode::flag_names(m.flags, decode::MOUNT_FLAGS);
-            o.str_array("flags_names", flag_list(&names));
-            o.str("data", m.data.as_ref());
-        }
-        D::Umount { target, flags } => {
-            o.str("target", target.as_ref());
-            o.num("flags", flags);
-            let names = decode::flag_names(u64::from(*flags), decode::UMOUNT_FLAGS);
-            o.str_array("flags_names", flag_list(&names));
-        }
-        D::PivotRoot { new_root, put_old } => {
-            o.str("new_root", new_root.as_ref());
-            o.str("put_old", put_old.as_ref());
-        }
-        D::Chroot { path } => o.str("path", path.as_ref()),
-        D::Openat(a) | D::Openat2(a) => {
-            o.num("dirfd", a.dirfd);
-            o.str("path", a.path.as_ref());
-            o.num("flags", a.flags);
-            let names = decode::open_flags(a.flags);
-            o.str_array("flags_names", flag_list(&names));
-            o.num("mode", a.mode);
-            o.str("mode_octal", &format!("{:04o}", a.mode));
-        }
-        D::Mkdir(a) | D::Mkdirat(a) => {
-            o.num("dirfd", a.dirfd);
-            o.str("path", a.path.as_ref());
-            o.num("mode", a.mode);
-            o.str("mode_octal", &format!("{:04o}", a.mode));
-        }
-        D::FileIo {
-            path,
-            bytes_read,
-            bytes_written,
-            reads,
-            writes,
-        } => {
-            o.str("path", path.as_ref());
-            o.num("bytes_read", bytes_read);
-            o.num("bytes_written", bytes_written);
-            o.num("reads", reads);
-            o.num("writes", writes);
-        }
-        D::CgroupAttach {
-            path,
-            dst_pid,
-            cgroup_id,
-            hierarchy_id,
-        } => {
-            o.str("path", path.as_ref());
-            o.num("dst_pid", dst_pid);
-            o.num("target_cgroup_id", cgroup_id);
-            o.num("hierarchy_id", hierarchy_id);
-        }
-        D::CgroupMkdir {
-            path,
-            cgroup_id,
-            hierarchy_id,
-        } => {
-            o.str("path", path.as_ref());
-            o.num("target_cgroup_id", cgroup_id);
-            o.num("hierarchy_id", hierarchy_id);
-        }
-        D::Socket {
-            family,
-            sock_type,
-            protocol,
-        } => {
-            o.num("family", family);
-            o.str("family_name", decode::family_name(*family));
-            o.num("sock_type", sock_type);
-            o.str("sock_type_name", &decode::sock_type_name(*sock_type));
-            o.num("protocol", protocol);
-        }
-        D::Bind(a) | D::Accept(a) | D::Accept4(a) | D::Connect(a) => write_sock_addr(o, a),
-        D::Listen { fd, backlog } => {
-            o.num("fd", fd);
-            o.num("backlog", backlog);
-        }
-        D::TcpState(t) => {
-            o.num("old_state", t.old_state);
-            o.str("old_state_name", decode::tcp_state_name(t.old_state));
-            o.num("new_state", t.new_state);
-            o.str("new_state_name", decode::tcp_state_name(t.new_state));
-            o.ip("saddr", &t.saddr);
-            o.num("sport", t.sport);
-            o.ip("daddr", &t.daddr);
-            o.num("dport", t.dport);
-        }
-        D::Packet(p) => {
-            o.num("ifindex", p.ifindex);
-            o.num("protocol", p.protocol);
-            o.str("protocol_name", decode::ip_protocol_name(p.protocol));
-            o.ip("saddr", &p.saddr);
-            o.num("sport", p.sport);
-            o.ip("daddr", &p.daddr);
-            o.num("dport", p.dport);
-            o.num("len", p.len);
-            o.str("payload", &decode::payload_text(&p.payload));
-            o.str("payload_hex", &hex(&p.payload));
-        }
-        D::Custom { probe_id, bytes } => {
-            o.num("probe_id", probe_id);
-            if let Some(name) = ctx.probes.name(*probe_id) {
-                o.str("probe_name", name);
-            }
-            o.num("len", bytes.len());
-            o.str("bytes_hex", &hex(bytes));
-            match ctx.probes.decode(*probe_id, bytes) {
-                Ok(fields) => {
-                    o.key("fields");
-                    let mut obj = Obj::new(o.out);
-                    for (path, value) in &fields {
-                        obj.escaped_key(path);
-                        push_btf_value(obj.out, value);
-                    }
-                    obj.finish();
-                }
-                Err(why) => o.str("decode_error", &why),
-            }
-        }
-        D::Docker(d) => {
-            o.str("event_type", d.event_type.as_ref());
-            o.str("action", d.action.as_ref());
-            o.str("actor_id", d.actor_id.as_ref());
-            o.key("attributes");
-            let mut attrs = Obj::new(o.out);
-            for (k, v) in &d.attributes {
-                attrs.escaped_key(k.as_ref());
-                push_json_str(attrs.out, v.as_ref());
-            }
-            attrs.finish();
-        }
-        D::ResourceSample(s) => {
-            if ctx.containers.by_id(s.container_id.as_ref()).is_none() {
-                // Not a container of the session: still say which one it measured.
-                o.str("container_id", s.container_id.as_ref());
-            }
-            o.num("cpu_nanos", s.cpu_nanos);
-            o.num("mem_bytes", s.mem_bytes);
-            o.num("mem_limit_bytes", s.mem_limit_bytes);
-            o.num("blk_read_bytes", s.blk_read_bytes);
-            o.num("blk_write_bytes", s.blk_write_bytes);
-            o.num("net_rx_bytes", s.net_rx_bytes);
-            o.num("net_tx_bytes", s.net_tx_bytes);
-            o.num("pids", s.pids);
-        }
-        D::Lost {
-            source,
-            cpu,
-            count,
-            until_ts_nanos,
-        } => {
-            o.str("source", source.name());
-            o.num("cpu", cpu);
-            o.num("count", count);
-            o.num("until_ts_nanos", until_ts_nanos);
+            o.str("family_name", names::family_name(*family));
         }
     }
 }
@@ -511,6 +414,45 @@ fn write_fields<S: AsRef<str>>(o: &mut Obj<'_>, data: &EventData<S>, ctx: &Expor
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The keys of a JSON object in order, duplicates kept.
+    fn keys(json: &str) -> Vec<String> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = Vec<String>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Vec<String>, A::Error> {
+                let mut out = Vec::new();
+                while let Some((k, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                    out.push(k);
+                }
+                Ok(out)
+            }
+        }
+        let mut de = serde_json::Deserializer::from_str(json);
+        serde::Deserializer::deserialize_map(&mut de, Keys).unwrap()
+    }
+
+    #[test]
+    fn every_kind_exports_valid_json_with_unique_keys() {
+        let ctx = ExportContext::default();
+        for e in beefine_testdata::generated::every_kind(5, 3, 1_000) {
+            let mut line = String::new();
+            write_event(&mut line, &e, &ctx);
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            assert_eq!(v["kind"], e.kind().name());
+            let mut k = keys(&line);
+            let n = k.len();
+            k.sort();
+            k.dedup();
+            assert_eq!(k.len(), n, "{} has a key twice: {line}", e.kind());
+        }
+    }
 
     #[test]
     fn json_strings_are_escaped() {

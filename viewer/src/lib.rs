@@ -13,5 +13,5 @@ pub mod format;
 pub mod info;
 pub mod probes;
 pub mod state;
-pub mod testdata;
+
 pub mod ui;

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use beefine_viewer::testdata::{self, WEB_ID};
+use beefine_testdata::{self as testdata, WEB_ID};
 use serde_json::{Value, json};
 
 fn bin() -> Command {
@@ -115,6 +115,8 @@ fn export_writes_every_event_in_time_order_with_decoded_fields() {
             "ts_nanos": 1_345_000_000u64, "kind": "unshare", "pid": 410, "tgid": 410,
             "comm": "runc:[1:CHILD]", "cgroup_id": 1,
             "pid_ns": 4026531836u64, "mnt_ns": 4026531841u64, "net_ns": 4026531840u64,
+            "uts_ns": 4026531838u64, "ipc_ns": 4026531839u64, "user_ns": 4026531837u64,
+            "cgroup_ns": 4026531835u64, "time_ns": 4026531834u64,
             "result": 0, "flags": 0x6c02_0000,
             "flags_names": ["CLONE_NEWNS", "CLONE_NEWUTS", "CLONE_NEWIPC", "CLONE_NEWPID", "CLONE_NEWNET"],
             "namespaces": ["mnt", "uts", "ipc", "pid", "net"],

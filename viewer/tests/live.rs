@@ -4,8 +4,8 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use beefine_schema::synth::Generator;
 use beefine_schema::{Event, SessionInfo, SessionWriter, Status, WriterOptions};
+use beefine_testdata::synth::Generator;
 use beefine_viewer::app::{Settings, StartOptions, ViewerApp};
 use beefine_viewer::ui::setup_style;
 use egui::Key;

@@ -7,7 +7,7 @@ use std::process::Command;
 fn a_screenshot_of_a_session_is_a_real_picture() {
     let dir = tempfile::tempdir().unwrap();
     let session = dir.path().join("sample.beefine");
-    beefine_viewer::testdata::write_sample_session(&session).unwrap();
+    beefine_testdata::write_sample_session(&session).unwrap();
     let out = dir.path().join("window.png");
     let run = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1600x900x24"])

@@ -5,9 +5,9 @@
 use std::path::{Path, PathBuf};
 
 use beefine_schema::{Family, Kind};
+use beefine_testdata as testdata;
 use beefine_viewer::app::{Settings, StartOptions, ViewerApp};
 use beefine_viewer::state::Viewer;
-use beefine_viewer::testdata;
 use beefine_viewer::ui::setup_style;
 use egui::Key;
 use egui_kittest::Harness;
@@ -108,10 +108,10 @@ fn filter_to_mounts_step_to_setns_and_scrub() {
     h.key_press_modifiers(egui::Modifiers::SHIFT, Key::N);
     h.run();
     h.get_by_label("0x8000000 = CLONE_NEWIPC");
-    // Step by event (→) reaches the mount that follows.
+    // Step by event (←) reaches the mount call before it (runc's mount_setattr).
     h.key_press(Key::ArrowLeft);
     h.run();
-    assert_eq!(selected_kind(&h), Kind::Mount);
+    assert_eq!(selected_kind(&h), Kind::MountSetattr);
 
     // Scrub: drag the cursor along the time axis to 1.75 s.
     let timeline = h.get_by_label("timeline").rect();
@@ -442,7 +442,7 @@ fn an_empty_session_and_one_left_by_a_stopped_writer_open() {
     // is 5 s old, then as interrupted.
     let path = dir.path().join("killed.beefine");
     let mut w = beefine_schema::SessionWriter::create(&path, &info, Default::default()).unwrap();
-    for e in beefine_schema::synth::Generator::new(3).take(2_000) {
+    for e in beefine_testdata::synth::Generator::new(3).take(2_000) {
         w.push(e).unwrap();
     }
     w.commit().unwrap();

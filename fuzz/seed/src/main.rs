@@ -10,7 +10,7 @@ use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use beefine_schema::chunk::{ChunkEncoder, MAX_CHUNK_RAW_BYTES, decode_chunk};
+use beefine_schema::chunk::{ChunkEncoder, ChunkLayout, MAX_CHUNK_RAW_BYTES, decode_chunk};
 use rusqlite::{Connection, OpenFlags};
 
 fn write_seed(corpus: &Path, name: &str, raw_len: u64, body: &[u8]) -> Result<(), Box<dyn Error>> {
@@ -37,6 +37,12 @@ fn main() -> Result<(), Box<dyn Error>> {
             .to_string_lossy()
             .into_owned();
         let db = Connection::open_with_flags(&session, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        let version: String = db.query_row(
+            "SELECT value FROM meta WHERE key = 'format_version'",
+            [],
+            |r| r.get(0),
+        )?;
+        let layout = ChunkLayout::for_format(version.parse()?).ok_or("an unknown format")?;
         let mut stmt =
             db.prepare("SELECT chunk_seq, raw_len, body FROM chunks ORDER BY chunk_seq")?;
         let chunks = stmt
@@ -53,7 +59,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             let raw_len = u64::try_from(raw_len)?;
             write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body)?;
             seeds += 1;
-            let events = decode_chunk(&body, raw_len)?;
+            let events = decode_chunk(&body, raw_len, layout)?;
             for n in [1, 4, 32, 256] {
                 if n < events.len() {
                     let small = encoder.encode(&events[..n])?;

@@ -1,17 +1,15 @@
 //! Events in words: a one-line summary for the table and every field decoded for the
-//! details panel.
+//! details panel, both written against the kind descriptions (`beefine_schema::Kind::fields`):
+//! a kind needs nothing here unless its summary needs more than its template.
 
 use std::fmt::Write as _;
-use std::net::IpAddr;
 
-use beefine_schema::{EventData, SockAddr, decode};
+use beefine_schema::text;
+use beefine_schema::{Decode, EventData, FieldDesc, FieldRef, names};
 
 use super::session::{LoadedSession, component_name, task_ns_text};
-use super::store::{EventIdx, Store, StrId};
+use super::store::{EventIdx, StrId};
 use crate::format;
-
-/// The low byte of `clone` flags: the signal the parent gets when the child exits.
-const CSIGNAL: u64 = 0xff;
 
 /// One decoded field of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,61 +28,6 @@ fn field(label: &str, value: impl Into<String>) -> Field {
     }
 }
 
-fn addr_text(ip: &IpAddr, port: u16) -> String {
-    match ip {
-        IpAddr::V4(v4) => format!("{v4}:{port}"),
-        IpAddr::V6(v6) => format!("[{v6}]:{port}"),
-    }
-}
-
-fn sock_addr_text(store: &Store, a: &SockAddr<StrId>) -> String {
-    match a {
-        SockAddr::None => "no address".to_owned(),
-        SockAddr::Inet { ip, port } => addr_text(ip, *port),
-        SockAddr::Unix { path } => {
-            let p = store.str(*path);
-            if p.is_empty() {
-                "unix (unnamed)".to_owned()
-            } else if let Some(abs) = p.strip_prefix('\0') {
-                format!("unix @{abs}")
-            } else {
-                format!("unix {p}")
-            }
-        }
-        SockAddr::Other { family } => decode::family_name(*family).to_owned(),
-    }
-}
-
-fn clone_flag_names(flags: u64, has_exit_signal: bool) -> String {
-    let named = if has_exit_signal {
-        flags & !CSIGNAL
-    } else {
-        flags
-    };
-    let mut s = decode::flag_names(named, decode::CLONE_FLAGS);
-    if has_exit_signal && flags & CSIGNAL != 0 {
-        let _ = write!(
-            s,
-            " + exit signal {}",
-            decode::signal_name((flags & CSIGNAL) as i32)
-        );
-    }
-    s
-}
-
-fn new_namespaces(flags: u64) -> String {
-    let ns = decode::namespace_names(flags & !CSIGNAL);
-    if ns.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "new {} namespace{}",
-            ns.join(", "),
-            if ns.len() > 1 { "s" } else { "" }
-        )
-    }
-}
-
 /// A one-line summary of an event's own fields and, when it failed, its error (the
 /// table's last column).
 pub fn summary(l: &LoadedSession, idx: EventIdx) -> String {
@@ -92,94 +35,39 @@ pub fn summary(l: &LoadedSession, idx: EventIdx) -> String {
     if let Some(r) = l.store.result_of(idx)
         && r < 0
     {
-        let _ = write!(out, "  → {}", decode::result_text(r));
+        let _ = write!(out, "  → {}", names::result_text(r));
     }
     out
 }
 
-/// A one-line summary of an event's own fields.
+/// A one-line summary of an event's own fields: prose for the kinds that need more than a
+/// template, the kind's template, else every field's short text.
 fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
     let store = &l.store;
+    let strings = &store.strings;
     let s = |id: &StrId| store.str(*id);
     match store.data_of(idx) {
-        EventData::Exec { filename, argv } => {
-            let args: Vec<&str> = argv.iter().map(s).collect();
+        EventData::Exec(e) => {
+            let args: Vec<&str> = e.argv.iter().map(s).collect();
             let line = args.join(" ");
-            if args.first().is_some_and(|a0| s(filename).ends_with(a0)) {
+            if args.first().is_some_and(|a0| s(&e.filename).ends_with(a0)) {
                 line
             } else {
-                format!("{}  ({line})", s(filename))
+                format!("{}  ({line})", s(&e.filename))
             }
         }
-        EventData::Fork {
-            child_pid,
-            child_tgid,
-            ..
-        } => {
-            if child_pid == child_tgid {
-                format!("new process {child_tgid}")
+        EventData::Fork(f) => {
+            if f.child_pid == f.child_tgid {
+                format!("new process {}", f.child_tgid)
             } else {
-                format!("new thread {child_pid} of {child_tgid}")
+                format!("new thread {} of {}", f.child_pid, f.child_tgid)
             }
         }
-        EventData::Exit { code } => decode::wait_status(*code),
-        EventData::Clone(a) => {
-            let ns = new_namespaces(a.flags);
-            if ns.is_empty() {
-                clone_flag_names(a.flags, true)
-            } else {
-                ns
-            }
-        }
-        EventData::Clone3(a) => {
-            let ns = new_namespaces(a.flags);
-            if ns.is_empty() {
-                decode::flag_names(a.flags, decode::CLONE_FLAGS)
-            } else {
-                ns
-            }
-        }
-        EventData::Unshare { flags } => {
-            let ns = new_namespaces(*flags);
-            if ns.is_empty() {
-                decode::flag_names(*flags, decode::CLONE_FLAGS)
-            } else {
-                ns
-            }
-        }
-        EventData::Setns { fd, nstype } => {
-            let ns = decode::namespace_names(*nstype as u32 as u64);
-            if ns.is_empty() {
-                format!("join the namespace of fd {fd}")
-            } else {
-                format!("join {} namespace (fd {fd})", ns.join(", "))
-            }
-        }
-        EventData::Prctl { option, arg2 } => {
-            format!("{} {arg2}", decode::prctl_option_name(*option))
-        }
-        EventData::Seccomp { operation, flags } => {
-            let op = decode::seccomp_op_name(*operation);
-            if *flags == 0 {
-                op.to_owned()
-            } else {
-                format!("{op} flags {flags:#x}")
-            }
-        }
-        EventData::Capset {
-            effective,
-            permitted,
-            ..
-        } => format!(
-            "{} effective, {} permitted capabilities",
-            effective.count_ones(),
-            permitted.count_ones()
-        ),
         EventData::Mount(m) => {
             let flags = if m.flags == 0 {
                 String::new()
             } else {
-                format!(" ({})", decode::flag_names(m.flags, decode::MOUNT_FLAGS))
+                format!(" ({})", names::flag_names(m.flags, names::MOUNT_FLAGS))
             };
             let (src, target, fstype) = (
                 through_fd(l, idx, s(&m.source)),
@@ -194,76 +82,35 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
                 format!("{fstype} {src} on {target}{flags}")
             }
         }
-        EventData::Umount { target, flags } => {
-            if *flags == 0 {
-                s(target).to_owned()
-            } else {
-                format!(
-                    "{} ({})",
-                    s(target),
-                    decode::flag_names(u64::from(*flags), decode::UMOUNT_FLAGS)
-                )
-            }
-        }
-        EventData::PivotRoot { new_root, put_old } => {
-            format!("new root {}, old root to {}", s(new_root), s(put_old))
-        }
-        EventData::Chroot { path } => s(path).to_owned(),
-        EventData::Openat(a) | EventData::Openat2(a) => {
-            format!("{}  {}", s(&a.path), decode::open_flags(a.flags))
-        }
-        EventData::Mkdir(a) | EventData::Mkdirat(a) => {
-            format!("{}  {:04o}", s(&a.path), a.mode)
-        }
-        EventData::FileIo {
-            path,
-            bytes_read,
-            bytes_written,
-            reads,
-            writes,
-        } => {
+        EventData::FileIo(io) => {
             let mut parts = Vec::new();
-            if *reads > 0 || *bytes_read > 0 {
-                parts.push(format!("read {} in {reads}", format::bytes(*bytes_read)));
-            }
-            if *writes > 0 || *bytes_written > 0 {
+            if io.reads > 0 || io.bytes_read > 0 {
                 parts.push(format!(
-                    "wrote {} in {writes}",
-                    format::bytes(*bytes_written)
+                    "read {} in {}",
+                    format::bytes(io.bytes_read),
+                    io.reads
                 ));
             }
-            format!("{}  {}", s(path), parts.join(", "))
+            if io.writes > 0 || io.bytes_written > 0 {
+                parts.push(format!(
+                    "wrote {} in {}",
+                    format::bytes(io.bytes_written),
+                    io.writes
+                ));
+            }
+            let file = io
+                .path
+                .as_ref()
+                .map_or_else(|| format!("fd {}", io.fd), |p| s(p).to_owned());
+            format!("{file}  {}", parts.join(", "))
         }
-        EventData::CgroupAttach { path, dst_pid, .. } => {
-            format!("pid {dst_pid} into {}", s(path))
-        }
-        EventData::CgroupMkdir { path, .. } => s(path).to_owned(),
-        EventData::Socket {
-            family, sock_type, ..
-        } => format!(
-            "{} {}",
-            decode::family_name(*family),
-            decode::sock_type_name(*sock_type)
-        ),
-        EventData::Bind(a)
-        | EventData::Connect(a)
-        | EventData::Accept(a)
-        | EventData::Accept4(a) => format!("fd {} {}", a.fd, sock_addr_text(store, &a.addr)),
-        EventData::Listen { fd, backlog } => format!("fd {fd}, backlog {backlog}"),
-        EventData::TcpState(t) => format!(
-            "{} → {}  {} → {}",
-            addr_text(&t.saddr, t.sport),
-            addr_text(&t.daddr, t.dport),
-            decode::tcp_state_name(t.old_state),
-            decode::tcp_state_name(t.new_state)
-        ),
         EventData::Packet(p) => {
             let payload = payload_text(&p.payload);
             let mut line = format!(
                 "{} {} → {}  {}",
-                decode::ip_protocol_name(p.protocol),
-                addr_text(&p.saddr, p.sport),
-                addr_text(&p.daddr, p.dport),
+                names::ip_protocol_name(p.protocol),
+                text::addr_port(&p.saddr, p.sport),
+                text::addr_port(&p.daddr, p.dport),
                 format::bytes(u64::from(p.len))
             );
             if !payload.is_empty() {
@@ -271,12 +118,12 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
             }
             line
         }
-        EventData::Custom { probe_id, bytes } => {
+        EventData::Custom(c) => {
             let name = l
                 .probes
-                .name(*probe_id)
-                .map_or_else(|| format!("probe {probe_id}"), str::to_owned);
-            match l.probes.decode(*probe_id, bytes) {
+                .name(c.probe_id)
+                .map_or_else(|| format!("probe {}", c.probe_id), str::to_owned);
+            match l.probes.decode(c.probe_id, &c.bytes) {
                 Ok(fields) => {
                     let shown: Vec<String> = fields
                         .iter()
@@ -285,7 +132,7 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
                         .collect();
                     format!("{name}  {}", shown.join(" "))
                 }
-                Err(_) => format!("{name}, {} bytes", bytes.len()),
+                Err(_) => format!("{name}, {} bytes", c.bytes.len()),
             }
         }
         EventData::Docker(d) => {
@@ -302,33 +149,31 @@ fn fields_summary(l: &LoadedSession, idx: EventIdx) -> String {
                 .unwrap_or_else(|| format::short_id(s(&d.actor_id)).to_owned());
             format!("{} {} {actor}", s(&d.event_type), s(&d.action))
         }
-        EventData::ResourceSample(r) => format!(
-            "cpu {}, memory {}, {} pids",
-            format::duration(r.cpu_nanos),
-            format::bytes(r.mem_bytes),
-            r.pids
-        ),
-        EventData::Lost {
-            source,
-            cpu,
-            count,
-            until_ts_nanos,
-        } => {
-            let span = until_ts_nanos.saturating_sub(store.ts_of(idx));
-            if *count == 0 {
+        EventData::Lost(lost) => {
+            let span = lost.until_ts_nanos.saturating_sub(store.ts_of(idx));
+            if lost.count == 0 {
                 format!(
                     "{} not recorded for {}",
-                    source.name(),
+                    lost.source.name(),
                     format::duration(span)
                 )
             } else {
                 format!(
-                    "{count} events lost ({}, cpu {cpu}) over {}",
-                    source.name(),
+                    "{} events lost ({}, cpu {}) over {}",
+                    lost.count,
+                    lost.source.name(),
+                    lost.cpu,
                     format::duration(span)
                 )
             }
         }
+        data => text::summary(data, strings).unwrap_or_else(|| {
+            let mut parts = Vec::new();
+            data.visit_fields(&mut |d, v| {
+                parts.push(format!("{}={}", d.name, text::short_text(d, &v, strings)));
+            });
+            parts.join(" ")
+        }),
     }
 }
 
@@ -348,7 +193,6 @@ pub fn search_text(l: &LoadedSession, idx: EventIdx) -> String {
     text
 }
 
-/// Every field of an event, decoded, for the details panel.
 pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     let store = &l.store;
     let Some(e) = store.get(idx) else {
@@ -393,7 +237,7 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         ));
     }
     if let Some(r) = e.result {
-        let mut res = field("result", decode::result_text(r));
+        let mut res = field("result", names::result_text(r));
         if r < 0 {
             res.note = Some("the call failed".to_owned());
         }
@@ -403,394 +247,217 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     f
 }
 
-/// The fields of an event's kind, decoded.
+/// The fields of an event's kind, decoded, in the order of its description; fields that
+/// need the session to be understood (paths, cgroups, containers, probe records, times) get
+/// a note.
 pub fn kind_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     let store = &l.store;
     let Some(e) = store.get(idx) else {
         return Vec::new();
     };
-    let s = |id: &StrId| store.str(*id);
-    let root = l.roots.root_of(store, idx);
-    let path_field = |label: &str, id: &StrId| {
-        let p = s(id);
-        if let Some((fd, opened)) =
-            fd_of_proc_path(p).and_then(|fd| Some((fd, fd_open(l, idx, fd)?)))
-        {
-            let path = store.str(opened.1);
-            let what = l
-                .overlay
-                .describe(path)
-                .map(|w| format!(" ({w})"))
-                .unwrap_or_default();
-            return Field {
-                label: label.to_owned(),
-                value: p.to_owned(),
-                note: Some(format!(
-                    "fd {fd}: {path}, opened at {}{what}",
-                    format::offset(store.ts_of(opened.0) as i64 - l.origin() as i64)
-                )),
-            };
-        }
-        let note = match root {
-            Some("/") => l.overlay.describe(p),
-            Some(r) if p.starts_with('/') => {
-                let host = format!("{r}{p}");
-                Some(match l.overlay.describe(&host) {
-                    Some(what) => format!("{what}; on the host {host}"),
-                    None => format!("on the host {host}"),
-                })
-            }
-            Some(_) => None,
-            // runc's pivot_root(".", ".") into the container's root filesystem: the path is
-            // inside the container, on the host under its merged directory.
-            None => match e.container.and_then(|c| l.container(c)) {
-                Some(c) if p.starts_with('/') && c.merged_dir.is_some() => Some(format!(
-                    "inside container {}: on the host {}{p}",
-                    l.container_label(e.container.unwrap_or(0)),
-                    c.merged_dir.as_deref().unwrap_or("")
-                )),
-                _ => Some(
-                    "the process moved its root (pivot_root to a relative path): where this \
-                     is on the host is not known"
-                        .to_owned(),
-                ),
-            },
-        };
-        Field {
-            label: label.to_owned(),
-            value: p.to_owned(),
-            note,
-        }
+    let mut fields: Vec<(&'static FieldDesc, FieldRef<'_, StrId>)> = Vec::with_capacity(8);
+    e.data.visit_fields(&mut |d, v| fields.push((d, v)));
+    let v1_cgroup = fields.iter().any(|(d, v)| {
+        matches!(d.decode, Decode::CgroupHierarchy) && v.as_i64().is_some_and(|h| h != 0)
+    });
+    let probe_id = fields.iter().find_map(|(d, v)| match d.decode {
+        Decode::ProbeId => v.as_u64().map(|n| n as u32),
+        _ => None,
+    });
+    let mut out = Vec::with_capacity(fields.len() + 2);
+    for (d, v) in &fields {
+        describe_field(l, idx, d, v, v1_cgroup, probe_id, &mut out);
+    }
+    out
+}
+
+/// One field (or several, for pairs and decoded records) of an event, with its note.
+fn describe_field(
+    l: &LoadedSession,
+    idx: EventIdx,
+    d: &FieldDesc,
+    v: &FieldRef<'_, StrId>,
+    v1_cgroup: bool,
+    probe_id: Option<u32>,
+    out: &mut Vec<Field>,
+) {
+    let store = &l.store;
+    let strings = &store.strings;
+    let label = d.label();
+    let plain = |note: Option<String>| Field {
+        label: label.to_string(),
+        value: text::value_text(d, v, strings),
+        note,
     };
-    let mut f = Vec::new();
-    match e.data {
-        EventData::Exec { filename, argv } => {
-            f.push(path_field("filename", filename));
-            f.push(field(
-                "argv",
-                argv.iter()
-                    .map(|a| {
-                        let a = s(a);
-                        if a.contains(' ') || a.is_empty() {
-                            format!("'{a}'")
-                        } else {
-                            a.to_owned()
-                        }
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            ));
+    match (d.decode, v) {
+        (Decode::Path | Decode::MountSource, FieldRef::Str(p)) => {
+            out.push(path_field(l, idx, &label, store.str(**p)));
         }
-        EventData::Fork {
-            parent_pid,
-            parent_tgid,
-            child_pid,
-            child_tgid,
-        } => {
-            f.push(field(
-                "parent",
-                format!("pid {parent_pid}, tgid {parent_tgid}"),
-            ));
-            f.push(field(
-                "child",
-                format!("pid {child_pid}, tgid {child_tgid}"),
-            ));
+        (Decode::Path, FieldRef::OptStr(Some(p))) => {
+            out.push(path_field(l, idx, &label, store.str(**p)));
         }
-        EventData::Exit { code } => {
-            f.push(field(
-                "status",
-                format!("{} (raw {code:#x})", decode::wait_status(*code)),
-            ));
-        }
-        EventData::Clone(a) => {
-            f.push(field("flags", format!("{:#x}", a.flags)));
-            f.push(field("flag names", clone_flag_names(a.flags, true)));
-            let ns = new_namespaces(a.flags);
+        (Decode::Path, FieldRef::OptStr(None)) => out.push(Field {
+            label: label.to_string(),
+            value: "(not known)".to_owned(),
+            note: Some("the recorder did not see how this was opened".to_owned()),
+        }),
+        (Decode::CloneFlags { exit_signal_byte }, _) => {
+            out.push(plain(None));
+            let ns = text::new_namespaces(v.as_u64().unwrap_or(0), exit_signal_byte);
             if !ns.is_empty() {
-                f.push(field("creates", ns));
+                out.push(field("creates", ns));
             }
         }
-        EventData::Clone3(a) => {
-            f.push(field("flags", format!("{:#x}", a.flags)));
-            f.push(field(
-                "flag names",
-                decode::flag_names(a.flags, decode::CLONE_FLAGS),
-            ));
-            let ns = new_namespaces(a.flags);
-            if !ns.is_empty() {
-                f.push(field("creates", ns));
-            }
-        }
-        EventData::Unshare { flags } => {
-            f.push(field("flags", format!("{flags:#x}")));
-            f.push(field(
-                "flag names",
-                decode::flag_names(*flags, decode::CLONE_FLAGS),
-            ));
-            let ns = new_namespaces(*flags);
-            if !ns.is_empty() {
-                f.push(field("creates", ns));
-            }
-        }
-        EventData::Setns { fd, nstype } => {
-            f.push(field("fd", fd.to_string()));
-            f.push(field(
-                "nstype",
-                format!("{nstype:#x} = {}", decode::nstype_name(*nstype)),
-            ));
-        }
-        EventData::Prctl { option, arg2 } => {
-            f.push(field(
-                "option",
-                format!("{option} = {}", decode::prctl_option_name(*option)),
-            ));
-            f.push(field("arg2", format!("{arg2} ({arg2:#x})")));
-        }
-        EventData::Seccomp { operation, flags } => {
-            f.push(field(
-                "operation",
-                format!("{operation} = {}", decode::seccomp_op_name(*operation)),
-            ));
-            f.push(field("flags", format!("{flags:#x}")));
-        }
-        EventData::Capset {
-            effective,
-            permitted,
-            inheritable,
-        } => {
-            for (label, v) in [
-                ("effective", effective),
-                ("permitted", permitted),
-                ("inheritable", inheritable),
-            ] {
-                f.push(field(
-                    label,
-                    format!("{v:#x} = {}", decode::capability_names(*v)),
-                ));
-            }
-        }
-        EventData::Mount(m) => {
-            f.push(path_field("source", &m.source));
-            f.push(path_field("target", &m.target));
-            f.push(field("fstype", s(&m.fstype)));
-            f.push(field(
-                "flags",
-                format!(
-                    "{:#x} = {}",
-                    m.flags,
-                    decode::flag_names(m.flags, decode::MOUNT_FLAGS)
-                ),
-            ));
-            let data = s(&m.data);
+        (Decode::MountData, FieldRef::Str(data)) => {
+            let data = store.str(**data);
             if !data.is_empty() {
-                f.push(field("data", data));
-                // Overlay options name the layers: say which is which.
-                for opt in data.split(',') {
-                    if let Some((key, dirs)) = opt.split_once('=')
-                        && matches!(key, "lowerdir" | "upperdir" | "workdir")
-                    {
-                        for d in dirs.split(':') {
-                            if let Some(what) = l.overlay.describe(d) {
-                                f.push(Field {
-                                    label: key.to_owned(),
-                                    value: d.to_owned(),
-                                    note: Some(what),
-                                });
-                            }
-                        }
-                    }
-                }
+                out.push(field(&label, data));
+                out.extend(overlay_layers(l, data));
             }
         }
-        EventData::Umount { target, flags } => {
-            f.push(path_field("target", target));
-            f.push(field(
-                "flags",
-                format!(
-                    "{flags:#x} = {}",
-                    decode::flag_names(u64::from(*flags), decode::UMOUNT_FLAGS)
-                ),
-            ));
+        (Decode::CgroupId, _) => {
+            let id = v.as_u64().unwrap_or(0);
+            let mut f = field(
+                &label,
+                if v1_cgroup {
+                    format!("{id} (a cgroup v1 hierarchy's id)")
+                } else {
+                    format!("{id} (cgroup v2)")
+                },
+            );
+            if !v1_cgroup && let Some(c) = l.containers.by_cgroup(id) {
+                f.note = Some(format!("the cgroup of container {}", l.container_label(c)));
+            }
+            out.push(f);
         }
-        EventData::PivotRoot { new_root, put_old } => {
-            f.push(path_field("new root", new_root));
-            f.push(path_field("put old", put_old));
+        (Decode::ContainerId, FieldRef::Str(id)) => {
+            let id = store.str(**id);
+            out.push(Field {
+                label: label.to_string(),
+                value: id.to_owned(),
+                note: l
+                    .containers
+                    .by_id(id)
+                    .map(|c| format!("container {}", l.container_label(c))),
+            });
         }
-        EventData::Chroot { path } => f.push(path_field("path", path)),
-        EventData::Openat(a) | EventData::Openat2(a) => {
-            f.push(field("dirfd", dirfd_text(a.dirfd)));
-            f.push(path_field("path", &a.path));
-            f.push(field(
-                "flags",
-                format!("{:#o} = {}", a.flags, decode::open_flags(a.flags)),
-            ));
-            f.push(field("mode", format!("{:04o}", a.mode)));
+        (Decode::BootTime, _) => {
+            let t = v.as_u64().unwrap_or(0);
+            out.push(field(&label, format::offset(t as i64 - l.origin() as i64)));
         }
-        EventData::Mkdir(a) | EventData::Mkdirat(a) => {
-            f.push(field("dirfd", dirfd_text(a.dirfd)));
-            f.push(path_field("path", &a.path));
-            f.push(field("mode", format!("{:04o}", a.mode)));
-        }
-        EventData::FileIo {
-            path,
-            bytes_read,
-            bytes_written,
-            reads,
-            writes,
-        } => {
-            f.push(path_field("path", path));
-            f.push(field(
-                "read",
-                format!("{} in {reads} calls", format::bytes(*bytes_read)),
-            ));
-            f.push(field(
-                "written",
-                format!("{} in {writes} calls", format::bytes(*bytes_written)),
-            ));
-        }
-        EventData::CgroupAttach {
-            path,
-            dst_pid,
-            cgroup_id,
-            hierarchy_id,
-        } => {
-            f.push(field("path", s(path)));
-            f.push(field("task", dst_pid.to_string()));
-            f.push(cgroup_field(l, *cgroup_id, *hierarchy_id));
-        }
-        EventData::CgroupMkdir {
-            path,
-            cgroup_id,
-            hierarchy_id,
-        } => {
-            f.push(field("path", s(path)));
-            f.push(cgroup_field(l, *cgroup_id, *hierarchy_id));
-        }
-        EventData::Socket {
-            family,
-            sock_type,
-            protocol,
-        } => {
-            f.push(field(
-                "family",
-                format!("{family} = {}", decode::family_name(*family)),
-            ));
-            f.push(field("type", decode::sock_type_name(*sock_type)));
-            f.push(field("protocol", protocol.to_string()));
-        }
-        EventData::Bind(a)
-        | EventData::Connect(a)
-        | EventData::Accept(a)
-        | EventData::Accept4(a) => {
-            f.push(field("fd", a.fd.to_string()));
-            f.push(field("address", sock_addr_text(store, &a.addr)));
-        }
-        EventData::Listen { fd, backlog } => {
-            f.push(field("fd", fd.to_string()));
-            f.push(field("backlog", backlog.to_string()));
-        }
-        EventData::TcpState(t) => {
-            f.push(field("from", addr_text(&t.saddr, t.sport)));
-            f.push(field("to", addr_text(&t.daddr, t.dport)));
-            f.push(field(
-                "state",
-                format!(
-                    "{} → {}",
-                    decode::tcp_state_name(t.old_state),
-                    decode::tcp_state_name(t.new_state)
-                ),
-            ));
-        }
-        EventData::Packet(p) => {
-            f.push(field(
-                "protocol",
-                format!("{} ({})", decode::ip_protocol_name(p.protocol), p.protocol),
-            ));
-            f.push(field("from", addr_text(&p.saddr, p.sport)));
-            f.push(field("to", addr_text(&p.daddr, p.dport)));
-            f.push(field("length", format::bytes(u64::from(p.len))));
-            f.push(field("interface", format!("ifindex {}", p.ifindex)));
-            if !p.payload.is_empty() {
-                f.push(field("payload", payload_text(&p.payload)));
-                f.push(field("payload hex", hex_dump(&p.payload)));
+        (Decode::Payload, FieldRef::Bytes(b)) => {
+            if !b.is_empty() {
+                out.push(field(&label, payload_text(b)));
+                out.push(field(&format!("{label} hex"), hex_dump(b)));
             }
         }
-        EventData::Custom { probe_id, bytes } => {
-            f.push(field(
+        (Decode::Attributes, FieldRef::Pairs(pairs)) => {
+            for (k, val) in pairs.iter() {
+                out.push(field(store.str(*k), store.str(*val)));
+            }
+        }
+        (Decode::ProbeId, _) => {
+            let id = v.as_u64().unwrap_or(0) as u32;
+            out.push(field(
                 "probe",
-                match l.probes.name(*probe_id) {
-                    Some(name) => format!("{name} (id {probe_id})"),
-                    None => probe_id.to_string(),
+                match l.probes.name(id) {
+                    Some(name) => format!("{name} (id {id})"),
+                    None => id.to_string(),
                 },
             ));
-            match l.probes.decode(*probe_id, bytes) {
-                Ok(fields) => {
+        }
+        (Decode::ProbeRecord, FieldRef::Bytes(bytes)) => {
+            match probe_id.map(|id| l.probes.decode(id, bytes)) {
+                Some(Ok(fields)) => {
                     for (path, value) in fields {
-                        f.push(field(&path, value.to_string()));
+                        out.push(field(&path, value.to_string()));
                     }
                 }
-                Err(why) => {
-                    let mut raw = field("record", format!("{} bytes", bytes.len()));
-                    raw.note = Some(format!("not decoded: {why}"));
-                    f.push(raw);
+                Some(Err(why)) => out.push(Field {
+                    label: "record".to_owned(),
+                    value: format!("{} bytes", bytes.len()),
+                    note: Some(format!("not decoded: {why}")),
+                }),
+                None => {}
+            }
+            out.push(field("bytes", hex_dump(bytes)));
+        }
+        _ => out.push(plain(None)),
+    }
+}
+
+/// Overlay options name the layers: which is which.
+fn overlay_layers(l: &LoadedSession, data: &str) -> Vec<Field> {
+    let mut out = Vec::new();
+    for opt in data.split(',') {
+        if let Some((key, dirs)) = opt.split_once('=')
+            && matches!(key, "lowerdir" | "upperdir" | "workdir")
+        {
+            for d in dirs.split(':') {
+                if let Some(what) = l.overlay.describe(d) {
+                    out.push(Field {
+                        label: key.to_owned(),
+                        value: d.to_owned(),
+                        note: Some(what),
+                    });
                 }
             }
-            f.push(field("bytes", hex_dump(bytes)));
-        }
-        EventData::Docker(d) => {
-            f.push(field("type", s(&d.event_type)));
-            f.push(field("action", s(&d.action)));
-            f.push(field("actor", s(&d.actor_id)));
-            for (k, v) in &d.attributes {
-                f.push(field(s(k), s(v)));
-            }
-        }
-        EventData::ResourceSample(r) => {
-            f.push(field("container id", s(&r.container_id)));
-            f.push(field("cpu time", format::duration(r.cpu_nanos)));
-            let limit = if r.mem_limit_bytes == 0 || r.mem_limit_bytes > (1 << 60) {
-                String::new()
-            } else {
-                format!(" of {}", format::bytes(r.mem_limit_bytes))
-            };
-            f.push(field(
-                "memory",
-                format!("{}{limit}", format::bytes(r.mem_bytes)),
-            ));
-            f.push(field(
-                "block I/O",
-                format!(
-                    "read {}, written {}",
-                    format::bytes(r.blk_read_bytes),
-                    format::bytes(r.blk_write_bytes)
-                ),
-            ));
-            f.push(field(
-                "network",
-                format!(
-                    "received {}, sent {}",
-                    format::bytes(r.net_rx_bytes),
-                    format::bytes(r.net_tx_bytes)
-                ),
-            ));
-            f.push(field("pids", r.pids.to_string()));
-        }
-        EventData::Lost {
-            source,
-            cpu,
-            count,
-            until_ts_nanos,
-        } => {
-            f.push(field("source", source.name()));
-            f.push(field("cpu", cpu.to_string()));
-            f.push(field("events lost", count.to_string()));
-            f.push(field(
-                "until",
-                format::offset(*until_ts_nanos as i64 - l.origin() as i64),
-            ));
         }
     }
-    f
+    out
+}
+
+/// A path with what it is: the file an fd path names, the layer it is in, where it is on the
+/// host when the process moved its root.
+fn path_field(l: &LoadedSession, idx: EventIdx, label: &str, p: &str) -> Field {
+    let store = &l.store;
+    if let Some((fd, opened)) = fd_of_proc_path(p).and_then(|fd| Some((fd, fd_open(l, idx, fd)?))) {
+        let path = store.str(opened.1);
+        let what = l
+            .overlay
+            .describe(path)
+            .map(|w| format!(" ({w})"))
+            .unwrap_or_default();
+        return Field {
+            label: label.to_owned(),
+            value: p.to_owned(),
+            note: Some(format!(
+                "fd {fd}: {path}, opened at {}{what}",
+                format::offset(store.ts_of(opened.0) as i64 - l.origin() as i64)
+            )),
+        };
+    }
+    let container = store.container_of(idx);
+    let note = match l.roots.root_of(store, idx) {
+        Some("/") => l.overlay.describe(p),
+        Some(r) if p.starts_with('/') => {
+            let host = format!("{r}{p}");
+            Some(match l.overlay.describe(&host) {
+                Some(what) => format!("{what}; on the host {host}"),
+                None => format!("on the host {host}"),
+            })
+        }
+        Some(_) => None,
+        // runc's pivot_root(".", ".") into the container's root filesystem: the path is
+        // inside the container, on the host under its merged directory.
+        None => match container.and_then(|c| l.container(c)) {
+            Some(c) if p.starts_with('/') && c.merged_dir.is_some() => Some(format!(
+                "inside container {}: on the host {}{p}",
+                l.container_label(container.unwrap_or(0)),
+                c.merged_dir.as_deref().unwrap_or("")
+            )),
+            _ => Some(
+                "the process moved its root (pivot_root to a relative path): where this is on \
+                 the host is not known"
+                    .to_owned(),
+            ),
+        },
+    };
+    Field {
+        label: label.to_owned(),
+        value: p.to_owned(),
+        note,
+    }
 }
 
 /// How far back the opening of a file descriptor is looked for.
@@ -832,32 +499,7 @@ fn through_fd<'a>(l: &'a LoadedSession, idx: EventIdx, path: &'a str) -> &'a str
 
 /// Packet payload as text, line ends shown as ↵.
 fn payload_text(bytes: &[u8]) -> String {
-    decode::payload_text(bytes).replace('⏎', "↵")
-}
-
-fn dirfd_text(dirfd: i32) -> String {
-    if dirfd == -100 {
-        "AT_FDCWD (the working directory)".to_owned()
-    } else {
-        dirfd.to_string()
-    }
-}
-
-fn cgroup_field(l: &LoadedSession, cgroup_id: u64, hierarchy_id: i32) -> Field {
-    let mut f = field(
-        "cgroup",
-        if hierarchy_id == 0 {
-            format!("id {cgroup_id} (cgroup v2)")
-        } else {
-            format!("id {cgroup_id} in v1 hierarchy {hierarchy_id}")
-        },
-    );
-    if hierarchy_id == 0
-        && let Some(c) = l.containers.by_cgroup(cgroup_id)
-    {
-        f.note = Some(format!("the cgroup of container {}", l.container_label(c)));
-    }
-    f
+    names::payload_text(bytes).replace('⏎', "↵")
 }
 
 fn hex_dump(bytes: &[u8]) -> String {

@@ -4,9 +4,8 @@
 //! container and time parts.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt::Write as _;
 
-use beefine_schema::{EventData, Family, Kind, KindSet, decode};
+use beefine_schema::{Decode, EventData, Family, FieldRef, Kind, KindSet, SockAddr, names, text};
 use serde::{Deserialize, Serialize};
 
 use super::describe;
@@ -151,7 +150,7 @@ struct Prepared<'a> {
     host_ok: bool,
     needle: String,
     /// Decoded numbers (flags, errno names) already checked against the text.
-    decoded_cache: HashMap<(u8, u64), bool>,
+    decoded_cache: HashMap<(u8, u8, u64), bool>,
     /// Events of the rarer kinds whose fields were already checked, by their fields.
     fields_cache: HashMap<&'a EventData<StrId>, bool>,
 }
@@ -222,7 +221,6 @@ impl<'a> Prepared<'a> {
 
     /// Whether the free text is found in the event's decoded fields.
     fn text_matches(&mut self, l: &'a LoadedSession, idx: EventIdx, ctx: u32, kind: Kind) -> bool {
-        use beefine_schema::EventData as D;
         let Self {
             ctx_text,
             str_text,
@@ -241,57 +239,81 @@ impl<'a> Prepared<'a> {
             return true;
         }
         let s = |id: &u32| str_text.get(*id as usize).copied().unwrap_or(false);
-        let mut decoded = |tag: u8, value: u64, text: &dyn Fn() -> String| {
-            *decoded_cache
-                .entry((tag, value))
-                .or_insert_with(|| text().to_lowercase().contains(needle.as_str()))
-        };
+        let needle = needle.as_str();
         if let Some(r) = l.store.result_of(idx)
             && r < 0
-            && decoded(u8::MAX, r as u64, &|| decode::result_text(r))
+            && *decoded_cache
+                .entry((u8::MAX, 0, r as u64))
+                .or_insert_with(|| names::result_text(r).to_lowercase().contains(needle))
         {
             return true;
         }
-        // The common kinds are answered from the string table and cached decodings; the
-        // others from their summary line.
-        let k = kind.index();
-        match l.store.data_of(idx) {
-            D::Openat(a) | D::Openat2(a) => {
-                s(&a.path) || decoded(k, a.flags, &|| decode::open_flags(a.flags))
+        // Strings are answered from the string table; numbers from their decoded text,
+        // cached by (kind, field, value). The high-volume families stop there; the others
+        // also search their notes (layers, containers, host paths), cached by their fields.
+        let data = l.store.data_of(idx);
+        let strings = &l.store.strings;
+        let high_volume = matches!(kind.family(), Family::File | Family::Process);
+        let mut found = false;
+        let mut field_index = 0u8;
+        data.visit_fields(&mut |d, v| {
+            let i = field_index;
+            field_index = field_index.wrapping_add(1);
+            if found {
+                return;
             }
-            D::FileIo { path, .. } => s(path),
-            D::Exec { filename, argv } => s(filename) || argv.iter().any(s),
-            D::Mkdir(a) | D::Mkdirat(a) => s(&a.path),
-            D::Mount(m) => {
-                s(&m.source)
-                    || s(&m.target)
-                    || s(&m.fstype)
-                    || s(&m.data)
-                    || decoded(k, m.flags, &|| {
-                        decode::flag_names(m.flags, decode::MOUNT_FLAGS)
-                    })
-            }
-            D::Exit { code } => decoded(k, *code as u32 as u64, &|| decode::wait_status(*code)),
-            D::Fork {
-                child_pid,
-                child_tgid,
-                ..
-            } => {
-                let mut buf = String::new();
-                let _ = write!(buf, "{child_pid} {child_tgid}");
-                buf.contains(needle.as_str())
-            }
+            found = match &v {
+                FieldRef::Str(id) => s(id),
+                FieldRef::OptStr(id) => id.is_some_and(s),
+                FieldRef::Strs(ids) => ids.iter().any(s),
+                FieldRef::Pairs(pairs) => pairs.iter().any(|(k, v)| s(k) || s(v)),
+                FieldRef::Addr(SockAddr::Unix { path }) => s(path),
+                FieldRef::Uint(_) | FieldRef::Int(_) if !high_volume || has_names(d.decode) => {
+                    let value = v.as_u64().unwrap_or(0);
+                    *decoded_cache
+                        .entry((kind.index(), i, value))
+                        .or_insert_with(|| {
+                            text::value_text(d, &v, strings)
+                                .to_lowercase()
+                                .contains(needle)
+                        })
+                }
+                FieldRef::Uint(_) | FieldRef::Int(_) => false,
+                other => text::value_text(d, other, strings)
+                    .to_lowercase()
+                    .contains(needle),
+            };
+        });
+        if found || high_volume {
+            return found;
+        }
+        match data {
             // A loss record's text says how long it lasted: not cached by its fields.
-            D::Lost { .. } => describe::search_text(l, idx)
+            EventData::Lost(_) => describe::search_text(l, idx)
                 .to_lowercase()
-                .contains(needle.as_str()),
+                .contains(needle),
             data => *fields_cache.entry(data).or_insert_with(|| {
                 describe::search_text(l, idx)
                     .to_lowercase()
-                    .contains(needle.as_str())
+                    .contains(needle)
             }),
         }
     }
+}
+
+/// Whether numbers decoded this way have names worth searching (flags, options, states).
+fn has_names(decode: Decode) -> bool {
+    matches!(
+        decode,
+        Decode::Flags(_)
+            | Decode::OpenFlags
+            | Decode::CloneFlags { .. }
+            | Decode::Named(_)
+            | Decode::Caps
+            | Decode::WaitStatus
+            | Decode::Signal
+            | Decode::NsType
+    )
 }
 
 /// The events of `l` that `f` lets through, from event `from` on (0 for all).

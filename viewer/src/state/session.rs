@@ -522,18 +522,14 @@ fn derive_processes(store: &Store, containers: &ContainerIndex) -> Vec<Process> 
     }
     for i in 0..store.len() as EventIdx {
         match store.data_of(i) {
-            EventData::Fork {
-                parent_tgid,
-                child_tgid,
-                ..
-            } if parent_tgid != child_tgid => {
+            EventData::Fork(f) if f.parent_tgid != f.child_tgid => {
                 let ts = store.ts_of(i);
-                if let Some(p) = by_tgid.get_mut(child_tgid) {
-                    p.ppid = *parent_tgid;
+                if let Some(p) = by_tgid.get_mut(&f.child_tgid) {
+                    p.ppid = f.parent_tgid;
                     p.start_ts_nanos = p.start_ts_nanos.min(ts);
                 }
             }
-            EventData::Exit { code } => {
+            EventData::Exit(exit) => {
                 let tgid = store.tgid_of(i);
                 let pid = store.get(i).map_or(0, |e| e.ctx.pid);
                 // The thread-group leader's exit ends the process.
@@ -541,7 +537,7 @@ fn derive_processes(store: &Store, containers: &ContainerIndex) -> Vec<Process> 
                     && let Some(p) = by_tgid.get_mut(&tgid)
                 {
                     p.exit_ts_nanos = Some(store.ts_of(i));
-                    p.exit_code = Some(*code);
+                    p.exit_code = Some(exit.code);
                 }
             }
             _ => {}

@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use beefine_schema::{Event, EventData, EventHeader, Kind, Namespaces, SockAddr};
+use beefine_schema::text::Strings;
+use beefine_schema::{Event, EventData, EventHeader, Kind, Namespaces};
 use rustc_hash::FxHashMap;
 
 use crate::containers::ContainerIndex;
@@ -84,6 +85,12 @@ impl Interner {
     }
 }
 
+impl Strings<StrId> for Interner {
+    fn get<'a>(&'a self, s: &'a StrId) -> &'a str {
+        Interner::get(self, *s)
+    }
+}
+
 /// Who did it: the part of an event's header shared by many events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Context {
@@ -112,70 +119,6 @@ pub struct Store {
     ctx_container: Vec<u16>,
     /// Events per kind.
     kind_counts: Vec<u64>,
-}
-
-/// Replaces the string ids of an event's fields through `map`.
-fn remap_strings(d: &mut EventData<StrId>, map: &[StrId]) {
-    let m = |s: &mut StrId| *s = map.get(*s as usize).copied().unwrap_or(*s);
-    let addr = |a: &mut SockAddr<StrId>| {
-        if let SockAddr::Unix { path } = a {
-            m(path);
-        }
-    };
-    match d {
-        EventData::Exec { filename, argv } => {
-            m(filename);
-            argv.iter_mut().for_each(m);
-        }
-        EventData::Mount(a) => {
-            m(&mut a.source);
-            m(&mut a.target);
-            m(&mut a.fstype);
-            m(&mut a.data);
-        }
-        EventData::Umount { target, .. } => m(target),
-        EventData::PivotRoot { new_root, put_old } => {
-            m(new_root);
-            m(put_old);
-        }
-        EventData::Chroot { path }
-        | EventData::FileIo { path, .. }
-        | EventData::CgroupAttach { path, .. }
-        | EventData::CgroupMkdir { path, .. } => m(path),
-        EventData::Openat(a) | EventData::Openat2(a) => m(&mut a.path),
-        EventData::Mkdir(a) | EventData::Mkdirat(a) => m(&mut a.path),
-        EventData::Bind(a)
-        | EventData::Accept(a)
-        | EventData::Accept4(a)
-        | EventData::Connect(a) => {
-            addr(&mut a.addr);
-        }
-        EventData::Docker(d) => {
-            m(&mut d.event_type);
-            m(&mut d.action);
-            m(&mut d.actor_id);
-            for (k, v) in &mut d.attributes {
-                m(k);
-                m(v);
-            }
-        }
-        EventData::ResourceSample(r) => m(&mut r.container_id),
-        EventData::Fork { .. }
-        | EventData::Exit { .. }
-        | EventData::Clone(_)
-        | EventData::Clone3(_)
-        | EventData::Unshare { .. }
-        | EventData::Setns { .. }
-        | EventData::Prctl { .. }
-        | EventData::Seccomp { .. }
-        | EventData::Capset { .. }
-        | EventData::Socket { .. }
-        | EventData::Listen { .. }
-        | EventData::TcpState(_)
-        | EventData::Packet(_)
-        | EventData::Custom { .. }
-        | EventData::Lost { .. } => {}
-    }
 }
 
 /// A container index as stored in the container column.
@@ -360,7 +303,7 @@ impl Store {
         self.ctx.push(ctx);
         self.result.push(e.result.unwrap_or(NO_RESULT));
         self.container
-            .push(if ContainerIndex::depends_on_fields(&e.data) {
+            .push(if ContainerIndex::depends_on_fields(kind) {
                 to_column(containers.for_event(e))
             } else {
                 self.ctx_container[ctx as usize]
@@ -485,11 +428,17 @@ impl Store {
         self.container.extend_from_slice(&other.container);
         let identity = strings.iter().enumerate().all(|(i, &s)| i as StrId == s);
         self.data.reserve(other.data.len());
-        for mut d in other.data {
-            if !identity {
-                remap_strings(&mut d, &strings);
+        for d in other.data {
+            if identity {
+                self.data.push(d);
+            } else {
+                let Ok(d) = d.try_map_strings(&mut |s: &StrId| {
+                    Ok::<_, std::convert::Infallible>(
+                        strings.get(*s as usize).copied().unwrap_or(*s),
+                    )
+                });
+                self.data.push(d);
             }
-            self.data.push(d);
         }
     }
 
@@ -502,25 +451,11 @@ impl Store {
             .collect();
         self.ctx_container.clone_from(&by_ctx);
         for i in 0..self.len() {
-            self.container[i] = match &self.data[i] {
-                EventData::Docker(d) => to_column(containers.by_id(self.strings.get(d.actor_id))),
-                EventData::ResourceSample(s) => {
-                    to_column(containers.by_id(self.strings.get(s.container_id)))
-                }
-                EventData::CgroupAttach {
-                    cgroup_id,
-                    hierarchy_id: 0,
-                    ..
-                }
-                | EventData::CgroupMkdir {
-                    cgroup_id,
-                    hierarchy_id: 0,
-                    ..
-                } => match containers.by_cgroup(*cgroup_id) {
-                    Some(c) => to_column(Some(c)),
-                    None => by_ctx[self.ctx[i] as usize],
-                },
-                _ => by_ctx[self.ctx[i] as usize],
+            self.container[i] = if ContainerIndex::depends_on_fields(self.kind[i]) {
+                let task_cgroup = self.contexts[self.ctx[i] as usize].cgroup_id;
+                to_column(containers.for_data(&self.data[i], &self.strings, task_cgroup))
+            } else {
+                by_ctx[self.ctx[i] as usize]
             };
         }
     }
@@ -539,7 +474,7 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use beefine_schema::synth::Generator;
+    use beefine_testdata::synth::Generator;
 
     #[test]
     fn the_store_gives_back_what_was_pushed() {
@@ -556,7 +491,8 @@ mod tests {
         // Strings and contexts are shared, not copied per event.
         assert!(store.strings.len() < 100, "{}", store.strings.len());
         assert!(store.contexts().len() < 50);
-        assert!(size_of::<EventData<StrId>>() <= 32);
+        // file_io (a third of a session) is the largest inline kind: its fd and path.
+        assert!(size_of::<EventData<StrId>>() <= 40);
     }
 
     #[test]

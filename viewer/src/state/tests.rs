@@ -7,7 +7,7 @@ use beefine_schema::{Kind, Session};
 use super::filter::{ContainerChoice, Filter};
 use super::session::LoadedSession;
 use super::{Command, StepBy, Viewer};
-use crate::testdata::{self, WEB_ID};
+use beefine_testdata::{self as testdata, WEB_ID};
 
 fn sample() -> (tempfile::TempDir, LoadedSession) {
     let dir = tempfile::tempdir().unwrap();
@@ -52,7 +52,7 @@ fn the_fixture_loads_completely() {
     let c = v
         .session
         .containers
-        .by_cgroup(beefine_schema::synth::CONTAINER_CGROUP_ID);
+        .by_cgroup(beefine_testdata::synth::CONTAINER_CGROUP_ID);
     assert!(c.is_some());
     assert!(
         v.session
@@ -445,7 +445,8 @@ fn filtering_and_stepping_the_committed_fixture() {
     let inside = v.filtered.rows.len();
     assert!(0 < inside && inside < mounts, "{inside} of {mounts}");
     assert!(v.filtered.rows.iter().all(|&i| {
-        v.session.store.get(i).unwrap().ctx.cgroup_id == beefine_schema::synth::CONTAINER_CGROUP_ID
+        v.session.store.get(i).unwrap().ctx.cgroup_id
+            == beefine_testdata::synth::CONTAINER_CGROUP_ID
     }));
     f.container = ContainerChoice::Host;
     v.set_filter(f);
@@ -622,8 +623,8 @@ fn exec_busybox_steps_through_runc_joining_the_namespaces() {
     // When the exec'd shell runs, the container's panel shows it beside the init process.
     let sh = (0..v.session.store.len() as u32)
         .find(|&i| {
-            matches!(v.session.store.data_of(i), beefine_schema::EventData::Exec { filename, .. }
-                if v.session.store.str(*filename) == "/bin/sh")
+            matches!(v.session.store.data_of(i), beefine_schema::EventData::Exec(e)
+                if v.session.store.str(e.filename) == "/bin/sh")
         })
         .unwrap();
     v.apply(Command::Select(sh));

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use beefine_schema::{Process, decode};
+use beefine_schema::{Process, names};
 use egui::{CollapsingHeader, Grid, RichText, Ui};
 
 use crate::format;
@@ -237,7 +237,7 @@ fn process_tree_ui(ui: &mut Ui, procs: &[&Process]) {
                     p.argv.join(" ")
                 },
                 p.exit_code
-                    .map(|c| format!(" · {}", decode::wait_status(c)))
+                    .map(|c| format!(" · {}", names::wait_status(c)))
                     .unwrap_or_default()
             ));
         if let Some(kids) = children.get(&p.pid) {

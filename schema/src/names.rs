@@ -1,4 +1,5 @@
-//! Names for the numbers in events: flags, errno values, states, families.
+//! Names for the numbers in events: flags, errno values, states, families (the tables field
+//! descriptions refer to).
 //!
 //! Linux x86-64 values; the session records raw numbers and these tables make them readable
 //! anywhere (the viewer runs on macOS and Windows too, where libc has other values).
@@ -127,6 +128,81 @@ pub const UMOUNT_FLAGS: &[(u64, &str)] = &[
     (4, "MNT_EXPIRE"),
     (8, "UMOUNT_NOFOLLOW"),
 ];
+
+/// `AT_*` flags of the `*at` calls.
+pub const AT_FLAGS: &[(u64, &str)] = &[
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x200, "AT_REMOVEDIR"),
+    (0x400, "AT_SYMLINK_FOLLOW"),
+    (0x800, "AT_NO_AUTOMOUNT"),
+    (0x1000, "AT_EMPTY_PATH"),
+    (0x8000, "AT_RECURSIVE"),
+];
+
+/// `open_tree` flags: its own and the `AT_*` ones it takes.
+pub const OPEN_TREE_FLAGS: &[(u64, &str)] = &[
+    (1, "OPEN_TREE_CLONE"),
+    (0o2000000, "OPEN_TREE_CLOEXEC"),
+    (0x100, "AT_SYMLINK_NOFOLLOW"),
+    (0x800, "AT_NO_AUTOMOUNT"),
+    (0x1000, "AT_EMPTY_PATH"),
+    (0x8000, "AT_RECURSIVE"),
+];
+
+/// `move_mount` flags.
+pub const MOVE_MOUNT_FLAGS: &[(u64, &str)] = &[
+    (0x1, "MOVE_MOUNT_F_SYMLINKS"),
+    (0x2, "MOVE_MOUNT_F_AUTOMOUNTS"),
+    (0x4, "MOVE_MOUNT_F_EMPTY_PATH"),
+    (0x10, "MOVE_MOUNT_T_SYMLINKS"),
+    (0x20, "MOVE_MOUNT_T_AUTOMOUNTS"),
+    (0x40, "MOVE_MOUNT_T_EMPTY_PATH"),
+    (0x100, "MOVE_MOUNT_SET_GROUP"),
+    (0x200, "MOVE_MOUNT_BENEATH"),
+];
+
+/// `fsopen` flags.
+pub const FSOPEN_FLAGS: &[(u64, &str)] = &[(1, "FSOPEN_CLOEXEC")];
+
+/// `fsmount` flags.
+pub const FSMOUNT_FLAGS: &[(u64, &str)] = &[(1, "FSMOUNT_CLOEXEC")];
+
+/// `fspick` flags.
+pub const FSPICK_FLAGS: &[(u64, &str)] = &[
+    (1, "FSPICK_CLOEXEC"),
+    (2, "FSPICK_SYMLINK_NOFOLLOW"),
+    (4, "FSPICK_NO_AUTOMOUNT"),
+    (8, "FSPICK_EMPTY_PATH"),
+];
+
+/// `MOUNT_ATTR_*` attributes (`fsmount`, `mount_setattr`).
+pub const MOUNT_ATTR_FLAGS: &[(u64, &str)] = &[
+    (0x1, "MOUNT_ATTR_RDONLY"),
+    (0x2, "MOUNT_ATTR_NOSUID"),
+    (0x4, "MOUNT_ATTR_NODEV"),
+    (0x8, "MOUNT_ATTR_NOEXEC"),
+    (0x10, "MOUNT_ATTR_NOATIME"),
+    (0x20, "MOUNT_ATTR_STRICTATIME"),
+    (0x80, "MOUNT_ATTR_NODIRATIME"),
+    (0x10_0000, "MOUNT_ATTR_IDMAP"),
+    (0x20_0000, "MOUNT_ATTR_NOSYMFOLLOW"),
+];
+
+/// `fsconfig` commands.
+pub fn fsconfig_cmd_name(cmd: u32) -> &'static str {
+    match cmd {
+        0 => "FSCONFIG_SET_FLAG",
+        1 => "FSCONFIG_SET_STRING",
+        2 => "FSCONFIG_SET_BINARY",
+        3 => "FSCONFIG_SET_PATH",
+        4 => "FSCONFIG_SET_PATH_EMPTY",
+        5 => "FSCONFIG_SET_FD",
+        6 => "FSCONFIG_CMD_CREATE",
+        7 => "FSCONFIG_CMD_RECONFIGURE",
+        8 => "FSCONFIG_CMD_CREATE_EXCL",
+        _ => "FSCONFIG_OTHER",
+    }
+}
 
 /// `O_*` open flags (the access mode is decoded separately).
 pub const OPEN_FLAGS: &[(u64, &str)] = &[
@@ -519,6 +595,40 @@ pub fn payload_text(bytes: &[u8]) -> String {
             _ => ".".to_owned(),
         })
         .collect()
+}
+
+/// The names of single-valued fields as [`Decode::Named`](crate::Decode::Named) takes them:
+/// the raw value widened to `i64`.
+pub mod named {
+    use std::borrow::Cow;
+
+    pub fn prctl_option(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::prctl_option_name(v as i32))
+    }
+
+    pub fn seccomp_operation(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::seccomp_op_name(v as u32))
+    }
+
+    pub fn family(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::family_name(v as u16))
+    }
+
+    pub fn sock_type(v: i64) -> Cow<'static, str> {
+        Cow::Owned(super::sock_type_name(v as u32))
+    }
+
+    pub fn tcp_state(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::tcp_state_name(v as u8))
+    }
+
+    pub fn ip_protocol(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::ip_protocol_name(v as u8))
+    }
+
+    pub fn fsconfig_cmd(v: i64) -> Cow<'static, str> {
+        Cow::Borrowed(super::fsconfig_cmd_name(v as u32))
+    }
 }
 
 #[cfg(test)]

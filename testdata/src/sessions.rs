@@ -9,13 +9,20 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::Path;
 
-use beefine_schema::synth::{CONTAINER_CGROUP_ID, Generator};
 use beefine_schema::{
-    Bookmark, CloneArgs, Component, Container, DockerEvent, Event, EventData, EventHeader, Image,
-    Layer, Loss, LossSource, MkdirArgs, MountArgs, Namespaces, OpenArgs, PacketSummary, Probe,
-    Process, ResourceSample, Result, Sample, SessionInfo, SessionWriter, SockAddr, SockArgs, Str,
-    TcpStateChange, WriterOptions,
+    Bookmark, CapsetArgs, CgroupAttachInfo, CgroupMkdirInfo, Clone3Args, CloneArgs, Component,
+    Container, CustomRecord, DockerEvent, Event, EventData, EventHeader, ExecArgs, ExitInfo,
+    FileIoSummary, ForkInfo, Image, Layer, ListenArgs, Loss, LossSource, MkdirArgs, MountArgs,
+    Namespaces, OpenArgs, PacketSummary, PathArgs, PivotRootArgs, PrctlArgs, Probe, Process,
+    ResourceSample, Result, Sample, SeccompArgs, SessionInfo, SessionWriter, SetnsArgs, SockAddr,
+    SockArgs, SocketArgs, Str, TcpStateChange, UmountArgs, UnshareArgs, WriterOptions,
 };
+use beefine_schema::{
+    ExecveatArgs, FchdirArgs, FsconfigArgs, FsmountArgs, FsopenArgs, FspickArgs, MountSetattrArgs,
+    MoveMountArgs, OpenTreeArgs, SetgidArgs, SetgroupsArgs, SethostnameArgs, SetuidArgs, UmaskArgs,
+};
+
+use crate::synth::{CONTAINER_CGROUP_ID, Generator};
 
 /// Boot-clock start of the sample sessions.
 pub const START_NANOS: u64 = 1_000_000_000;
@@ -26,11 +33,19 @@ pub const WEB_NS: Namespaces = Namespaces {
     pid_ns: 4026532401,
     mnt_ns: 4026532400,
     net_ns: 4026532403,
+    uts_ns: 4026532398,
+    ipc_ns: 4026532399,
+    ..HOST_NS
 };
 pub const HOST_NS: Namespaces = Namespaces {
     pid_ns: 4026531836,
     mnt_ns: 4026531841,
     net_ns: 4026531840,
+    uts_ns: 4026531838,
+    ipc_ns: 4026531839,
+    user_ns: 4026531837,
+    cgroup_ns: 4026531835,
+    time_ns: 4026531834,
 };
 pub const IMAGE_ID: &str =
     "sha256:ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12cd34ef56ab12";
@@ -228,11 +243,11 @@ pub fn sample_events() -> Vec<Event> {
         ms(10),
         &DOCKERD,
         Some(0),
-        D::Socket {
+        D::Socket(SocketArgs {
             family: 2,
             sock_type: 1 | 0o2000000,
             protocol: 0,
-        },
+        }),
     ));
     v.push(ev(
         ms(11),
@@ -280,21 +295,21 @@ pub fn sample_events() -> Vec<Event> {
         ms(20),
         &DOCKERD,
         None,
-        D::Fork {
+        D::Fork(ForkInfo {
             parent_pid: 100,
             parent_tgid: 100,
             child_pid: 150,
             child_tgid: 150,
-        },
+        }),
     ));
     v.push(ev(
         ms(21),
         &UNTAR,
         Some(0),
-        D::PivotRoot {
+        D::PivotRoot(PivotRootArgs {
             new_root: layer_dir(1).into(),
             put_old: layer_dir(1).into(),
-        },
+        }),
     ));
     v.push(ev(
         ms(22),
@@ -302,7 +317,7 @@ pub fn sample_events() -> Vec<Event> {
         Some(5),
         open("/usr/share/nginx/html/index.html", 0o1 | 0o100 | 0o1000),
     ));
-    v.push(ev(ms(24), &UNTAR, None, D::Exit { code: 0 }));
+    v.push(ev(ms(24), &UNTAR, None, D::Exit(ExitInfo { code: 0 })));
     for i in 0..3u32 {
         let t = 40 + u64::from(i) * 60;
         v.push(ev(
@@ -330,13 +345,14 @@ pub fn sample_events() -> Vec<Event> {
                 ms(t + 7 + k as u64 * 5),
                 &DOCKERD,
                 None,
-                D::FileIo {
-                    path: path.into(),
+                D::FileIo(FileIoSummary {
+                    fd: 3,
+                    path: Some(path.into()),
                     bytes_read: 0,
                     bytes_written: 4096 * (k as u64 + 1),
                     reads: 0,
                     writes: k as u32 + 1,
-                },
+                }),
             ));
         }
     }
@@ -345,42 +361,42 @@ pub fn sample_events() -> Vec<Event> {
         ms(320),
         &CONTAINERD,
         None,
-        D::Fork {
+        D::Fork(ForkInfo {
             parent_pid: 200,
             parent_tgid: 200,
             child_pid: 300,
             child_tgid: 300,
-        },
+        }),
     ));
     v.push(ev(
         ms(322),
         &SHIM,
         None,
-        D::Exec {
+        D::Exec(ExecArgs {
             filename: "/usr/bin/containerd-shim-runc-v2".into(),
             argv: vec![
                 "containerd-shim-runc-v2".into(),
                 "-id".into(),
                 WEB_ID.into(),
             ],
-        },
+        }),
     ));
     v.push(ev(
         ms(330),
         &SHIM,
         None,
-        D::Fork {
+        D::Fork(ForkInfo {
             parent_pid: 300,
             parent_tgid: 300,
             child_pid: 400,
             child_tgid: 400,
-        },
+        }),
     ));
     v.push(ev(
         ms(331),
         &RUNC,
         None,
-        D::Exec {
+        D::Exec(ExecArgs {
             filename: "/usr/bin/runc".into(),
             argv: vec![
                 "runc".into(),
@@ -388,17 +404,28 @@ pub fn sample_events() -> Vec<Event> {
                 "--bundle".into(),
                 "/run/b".into(),
             ],
-        },
+        }),
+    ));
+    // runc re-executes itself from a sealed copy of its binary.
+    v.push(ev(
+        ms(332),
+        &RUNC,
+        Some(0),
+        D::Execveat(ExecveatArgs {
+            dirfd: 7,
+            path: "".into(),
+            flags: 0x1000,
+        }),
     ));
     v.push(ev(
         ms(335),
         &RUNC,
         None,
-        D::CgroupMkdir {
+        D::CgroupMkdir(CgroupMkdirInfo {
             path: format!("/docker/{WEB_ID}").into(),
-            cgroup_id: WEB_CGROUP_ID,
+            target_cgroup_id: WEB_CGROUP_ID,
             hierarchy_id: 0,
-        },
+        }),
     ));
     v.push(ev(
         ms(340),
@@ -410,46 +437,57 @@ pub fn sample_events() -> Vec<Event> {
         ms(340),
         &RUNC,
         Some(412),
-        D::Clone3(CloneArgs {
+        D::Clone3(Box::new(Clone3Args {
             flags: 0x2_0000_0000 | 0x0000_0100,
-        }),
+            exit_signal: 17,
+            cgroup_fd: 9,
+            target_cgroup_id: WEB_CGROUP_ID,
+            target_cgroup: Some(format!("/docker/{WEB_ID}").into()),
+            set_tid: Vec::new(),
+        })),
     ));
     v.push(ev(
         ms(341),
         &RUNC,
         None,
-        D::Fork {
+        D::Fork(ForkInfo {
             parent_pid: 400,
             parent_tgid: 400,
             child_pid: 410,
             child_tgid: 410,
-        },
+        }),
     ));
     v.push(ev(
         ms(345),
         &RUNC_INIT_HOST,
         Some(0),
-        D::Unshare { flags: 0x6c02_0000 },
+        D::Unshare(UnshareArgs { flags: 0x6c02_0000 }),
     ));
     v.push(ev(
         ms(350),
         &RUNC,
         None,
-        D::CgroupAttach {
+        D::CgroupAttach(CgroupAttachInfo {
             path: format!("/docker/{WEB_ID}").into(),
             dst_pid: 410,
-            cgroup_id: WEB_CGROUP_ID,
+            target_cgroup_id: WEB_CGROUP_ID,
             hierarchy_id: 0,
-        },
+        }),
+    ));
+    v.push(ev(
+        ms(351),
+        &RUNC_INIT,
+        Some(0),
+        D::Sethostname(SethostnameArgs { name: "web".into() }),
     ));
     v.push(ev(
         ms(352),
         &RUNC_INIT,
         Some(0),
-        D::Setns {
+        D::Setns(SetnsArgs {
             fd: 5,
             nstype: 0x4000_0000,
-        },
+        }),
     ));
     let lower = (0..3).rev().map(layer_dir).collect::<Vec<_>>().join(":");
     let overlay_data = format!("lowerdir={lower},upperdir={UPPER_DIR},workdir={WORK_DIR}");
@@ -508,75 +546,120 @@ pub fn sample_events() -> Vec<Event> {
             "mode=755,size=65536k",
         ),
     ));
+    new_mount_api(&mut v, ms(366) + 100_000);
     v.push(ev(
         ms(368),
         &RUNC_INIT,
         Some(0),
-        D::Setns {
+        D::Setns(SetnsArgs {
             fd: 6,
             nstype: 0x0800_0000,
-        },
+        }),
+    ));
+    v.push(ev(
+        ms(369),
+        &RUNC_INIT,
+        Some(0),
+        D::Chdir(PathArgs {
+            path: MERGED_DIR.into(),
+        }),
+    ));
+    v.push(ev(
+        ms(369) + 500_000,
+        &RUNC_INIT,
+        Some(0),
+        D::Fchdir(FchdirArgs {
+            fd: 6,
+            path: Some(format!("{MERGED_DIR}/proc").into()),
+        }),
     ));
     v.push(ev(
         ms(370),
         &RUNC_INIT,
         Some(0),
-        D::PivotRoot {
+        D::PivotRoot(PivotRootArgs {
             new_root: ".".into(),
             put_old: ".".into(),
-        },
+        }),
     ));
     v.push(ev(
         ms(371),
         &RUNC_INIT,
         Some(0),
-        D::Umount {
+        D::Umount(UmountArgs {
             target: ".".into(),
             flags: 2,
-        },
+        }),
     ));
     v.push(ev(
         ms(372),
         &RUNC_INIT,
         Some(-1),
-        D::Chroot { path: "/".into() },
+        D::Chroot(PathArgs { path: "/".into() }),
+    ));
+    v.push(ev(
+        ms(373),
+        &RUNC_INIT,
+        Some(0o022),
+        D::Umask(UmaskArgs { mask: 0o022 }),
+    ));
+    v.push(ev(
+        ms(373) + 200_000,
+        &RUNC_INIT,
+        Some(0),
+        D::Setgroups(SetgroupsArgs {
+            size: 1,
+            gids: vec![101],
+        }),
+    ));
+    v.push(ev(
+        ms(373) + 400_000,
+        &RUNC_INIT,
+        Some(0),
+        D::Setgid(SetgidArgs { gid: 101 }),
+    ));
+    v.push(ev(
+        ms(373) + 600_000,
+        &RUNC_INIT,
+        Some(0),
+        D::Setuid(SetuidArgs { uid: 101 }),
     ));
     v.push(ev(
         ms(374),
         &RUNC_INIT,
         Some(0),
-        D::Prctl {
+        D::Prctl(PrctlArgs {
             option: 38,
             arg2: 1,
-        },
+        }),
     ));
     v.push(ev(
         ms(375),
         &RUNC_INIT,
         Some(0),
-        D::Capset {
+        D::Capset(CapsetArgs {
             effective: 0xa80425fb,
             permitted: 0xa80425fb,
             inheritable: 0,
-        },
+        }),
     ));
     v.push(ev(
         ms(376),
         &RUNC_INIT,
         Some(0),
-        D::Seccomp {
+        D::Seccomp(SeccompArgs {
             operation: 1,
             flags: 0,
-        },
+        }),
     ));
     v.push(ev(
         ms(400),
         &NGINX,
         None,
-        D::Exec {
+        D::Exec(ExecArgs {
             filename: "/usr/sbin/nginx".into(),
             argv: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
-        },
+        }),
     ));
     // Run: nginx reads its configuration, forks a worker and serves a page.
     v.push(ev(
@@ -616,11 +699,11 @@ pub fn sample_events() -> Vec<Event> {
         ms(440),
         &NGINX,
         Some(6),
-        D::Socket {
+        D::Socket(SocketArgs {
             family: 10,
             sock_type: 1,
             protocol: 6,
-        },
+        }),
     ));
     v.push(ev(
         ms(441),
@@ -638,21 +721,21 @@ pub fn sample_events() -> Vec<Event> {
         ms(442),
         &NGINX,
         Some(0),
-        D::Listen {
+        D::Listen(ListenArgs {
             fd: 6,
             backlog: 511,
-        },
+        }),
     ));
     v.push(ev(
         ms(450),
         &NGINX,
         None,
-        D::Fork {
+        D::Fork(ForkInfo {
             parent_pid: 410,
             parent_tgid: 410,
             child_pid: 411,
             child_tgid: 411,
-        },
+        }),
     ));
     v.push(ev(
         ms(600),
@@ -681,36 +764,133 @@ pub fn sample_events() -> Vec<Event> {
         ms(602),
         &WORKER,
         None,
-        D::Custom {
+        D::Custom(CustomRecord {
             probe_id: 7,
             bytes: lat_record(411, 1_234_567, "nginx"),
-        },
+        }),
     ));
     v.push(ev(
         ms(700),
         &WORKER,
         None,
-        D::FileIo {
-            path: format!("{}/usr/share/nginx/html/index.html", layer_dir(1)).into(),
+        D::FileIo(FileIoSummary {
+            fd: 3,
+            path: Some(format!("{}/usr/share/nginx/html/index.html", layer_dir(1)).into()),
             bytes_read: 615,
             bytes_written: 0,
             reads: 1,
             writes: 0,
-        },
+        }),
     ));
     // A `docker exec` joins the container's namespaces later on.
     v.push(ev(
         ms(1200),
         &RUNC,
         Some(0),
-        D::Setns {
+        D::Setns(SetnsArgs {
             fd: 8,
             nstype: 0x2000_0000,
-        },
+        }),
     ));
-    v.push(ev(ms(1750), &WORKER, None, D::Exit { code: 0 }));
-    v.push(ev(ms(1790), &NGINX, None, D::Exit { code: 15 }));
+    v.push(ev(ms(1750), &WORKER, None, D::Exit(ExitInfo { code: 0 })));
+    v.push(ev(ms(1790), &NGINX, None, D::Exit(ExitInfo { code: 15 })));
     v
+}
+
+/// Mounts as runc 1.2 makes them with the new mount API: a detached clone of the host's
+/// resolv.conf bind-mounted in, a tmpfs configured through a filesystem context, a picked
+/// mount reconfigured, and /proc/sys made read-only recursively.
+fn new_mount_api(v: &mut Vec<Event>, start: u64) {
+    use EventData as D;
+    let t = |k: u64| start + k * 50_000;
+    let calls: Vec<(Option<i64>, EventData)> = vec![
+        (
+            Some(11),
+            D::OpenTree(OpenTreeArgs {
+                dirfd: -100,
+                path: "/var/lib/docker/containers/web/resolv.conf".into(),
+                flags: 1 | 0o2000000,
+            }),
+        ),
+        (
+            Some(0),
+            D::MoveMount(Box::new(MoveMountArgs {
+                from_dirfd: 11,
+                from_path: "".into(),
+                to_dirfd: -100,
+                to_path: format!("{MERGED_DIR}/etc/resolv.conf").into(),
+                flags: 0x4,
+            })),
+        ),
+        (
+            Some(12),
+            D::Fsopen(FsopenArgs {
+                fstype: "tmpfs".into(),
+                flags: 1,
+            }),
+        ),
+        (
+            Some(0),
+            D::Fsconfig(FsconfigArgs {
+                fd: 12,
+                cmd: 1,
+                key: "size".into(),
+                value: "65536k".into(),
+                aux: 0,
+            }),
+        ),
+        (
+            Some(0),
+            D::Fsconfig(FsconfigArgs {
+                fd: 12,
+                cmd: 6,
+                key: "".into(),
+                value: "".into(),
+                aux: 0,
+            }),
+        ),
+        (
+            Some(13),
+            D::Fsmount(FsmountArgs {
+                fs_fd: 12,
+                flags: 1,
+                attr_flags: 0x2 | 0x4,
+            }),
+        ),
+        (
+            Some(0),
+            D::MoveMount(Box::new(MoveMountArgs {
+                from_dirfd: 13,
+                from_path: "".into(),
+                to_dirfd: -100,
+                to_path: format!("{MERGED_DIR}/dev/shm").into(),
+                flags: 0x4,
+            })),
+        ),
+        (
+            Some(14),
+            D::Fspick(FspickArgs {
+                dirfd: -100,
+                path: format!("{MERGED_DIR}/dev/shm").into(),
+                flags: 1,
+            }),
+        ),
+        (
+            Some(0),
+            D::MountSetattr(Box::new(MountSetattrArgs {
+                dirfd: -100,
+                path: format!("{MERGED_DIR}/proc/sys").into(),
+                flags: 0x8000,
+                attr_set: 0x1,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            })),
+        ),
+    ];
+    for (k, (result, data)) in calls.into_iter().enumerate() {
+        v.push(ev(t(k as u64), &RUNC_INIT, result, data));
+    }
 }
 
 /// BTF describing `struct lat_record { u32 pid; u64 latency_ns; char comm[16]; }`, as a

@@ -6,9 +6,10 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::event::{
-    CloneArgs, Event, EventData, EventHeader, MkdirArgs, MountArgs, Namespaces, OpenArgs, SockAddr,
-    SockArgs, Str,
+use beefine_schema::{
+    CgroupAttachInfo, CloneArgs, Event, EventData, EventHeader, ExecArgs, ExitInfo, FileIoSummary,
+    ForkInfo, MkdirArgs, MountArgs, Namespaces, OpenArgs, SetnsArgs, SockAddr, SockArgs, Str,
+    UnshareArgs,
 };
 
 /// xorshift64*: small, fast, deterministic.
@@ -63,11 +64,19 @@ const HOST_NS: Namespaces = Namespaces {
     pid_ns: 4026531836,
     mnt_ns: 4026531841,
     net_ns: 4026531840,
+    uts_ns: 4026531838,
+    ipc_ns: 4026531839,
+    user_ns: 4026531837,
+    cgroup_ns: 4026531835,
+    time_ns: 4026531834,
 };
 const CTR_NS: Namespaces = Namespaces {
     pid_ns: 4026532301,
     mnt_ns: 4026532299,
     net_ns: 4026532304,
+    uts_ns: 4026532300,
+    ipc_ns: 4026532302,
+    ..HOST_NS
 };
 /// The cgroup id of the synthetic container.
 pub const CONTAINER_CGROUP_ID: u64 = 7321;
@@ -204,8 +213,9 @@ impl Generator {
                 let reads = self.rng.below(16) as u32;
                 (
                     None,
-                    EventData::FileIo {
-                        path: self.path(),
+                    EventData::FileIo(FileIoSummary {
+                        fd: 3 + reads as i32 % 7,
+                        path: Some(self.path()),
                         bytes_read: u64::from(reads) * 4096,
                         bytes_written: if reads == 0 {
                             4096 * self.rng.below(64)
@@ -218,7 +228,7 @@ impl Generator {
                         } else {
                             0
                         },
-                    },
+                    }),
                 )
             }
             75..=80 => {
@@ -227,17 +237,17 @@ impl Generator {
                 let parent = header.pid;
                 (
                     None,
-                    EventData::Fork {
+                    EventData::Fork(ForkInfo {
                         parent_pid: parent,
                         parent_tgid: parent,
                         child_pid: child,
                         child_tgid: child,
-                    },
+                    }),
                 )
             }
             81..=84 => (
                 None,
-                EventData::Exec {
+                EventData::Exec(ExecArgs {
                     filename: "/usr/bin/runc".into(),
                     argv: [
                         "runc",
@@ -250,9 +260,9 @@ impl Generator {
                     .into_iter()
                     .map(Str::from)
                     .collect(),
-                },
+                }),
             ),
-            85..=88 => (None, EventData::Exit { code: 0 }),
+            85..=88 => (None, EventData::Exit(ExitInfo { code: 0 })),
             89..=92 => (
                 Some(0),
                 EventData::Mount(Box::new(MountArgs {
@@ -266,12 +276,15 @@ impl Generator {
             ),
             93 => (
                 Some(0),
-                EventData::Setns {
+                EventData::Setns(SetnsArgs {
                     fd: 5,
                     nstype: 0x4000_0000,
-                },
+                }),
             ),
-            94 => (Some(0), EventData::Unshare { flags: 0x6c02_0000 }),
+            94 => (
+                Some(0),
+                EventData::Unshare(UnshareArgs { flags: 0x6c02_0000 }),
+            ),
             95 => (
                 Some(i64::from(self.next_pid)),
                 EventData::Clone(CloneArgs { flags: 0x0120_0011 }),
@@ -286,12 +299,12 @@ impl Generator {
             ),
             97 => (
                 None,
-                EventData::CgroupAttach {
+                EventData::CgroupAttach(CgroupAttachInfo {
                     path: "/docker/4f1c2a9e0b7d".into(),
                     dst_pid: header.pid,
-                    cgroup_id: CONTAINER_CGROUP_ID,
+                    target_cgroup_id: CONTAINER_CGROUP_ID,
                     hierarchy_id: 0,
-                },
+                }),
             ),
             _ => (
                 Some(0),

@@ -1,0 +1,9 @@
+//! Test data for Beefine, kept out of the shipped crates: realistic synthetic event streams
+//! ([`synth`]), hand-made sample sessions ([`sessions`]) and events of every kind generated
+//! from the kind descriptions ([`generated`]).
+
+pub mod generated;
+pub mod sessions;
+pub mod synth;
+
+pub use sessions::*;
