@@ -10,7 +10,7 @@
 use rustc_hash::FxHashMap;
 
 use crate::entities::{Image, Layer};
-use crate::event::{Event, EventData};
+use crate::event::{Event, EventData, Kind};
 
 /// Root directories of processes, followed through events in time order.
 #[derive(Clone, Debug, Default)]
@@ -21,6 +21,14 @@ pub struct RootTracker {
 impl RootTracker {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Whether events of this kind can change a root (only they need [`Self::observe`]).
+    pub fn changes_roots(kind: Kind) -> bool {
+        matches!(
+            kind,
+            Kind::Fork | Kind::Exit | Kind::PivotRoot | Kind::Chroot
+        )
     }
 
     /// Updates the roots with one event (events must come in time order).

@@ -231,14 +231,19 @@ fn process(
 }
 
 /// The hand-made events of the sample session, in time order.
-#[expect(
-    clippy::vec_init_then_push,
-    reason = "the events are told as a story, with comments between its steps"
-)]
 pub fn sample_events() -> Vec<Event> {
-    use EventData as D;
     let mut v = Vec::new();
-    // Pull: the daemon talks to the registry and unpacks three layers.
+    pull(&mut v);
+    create(&mut v);
+    rootfs_and_init(&mut v);
+    privileges_and_exec(&mut v);
+    run(&mut v);
+    v
+}
+
+/// The pull: the daemon talks to the registry and unpacks three layers.
+fn pull(v: &mut Vec<Event>) {
+    use EventData as D;
     v.push(ev(
         ms(10),
         &DOCKERD,
@@ -356,6 +361,12 @@ pub fn sample_events() -> Vec<Event> {
             ));
         }
     }
+}
+
+/// The create: containerd starts a shim, which runs runc; runc makes the cgroup and the
+/// namespaces.
+fn create(v: &mut Vec<Event>) {
+    use EventData as D;
     // Create: containerd starts a shim, which runs runc.
     v.push(ev(
         ms(320),
@@ -489,6 +500,11 @@ pub fn sample_events() -> Vec<Event> {
             nstype: 0x4000_0000,
         }),
     ));
+}
+
+/// The root filesystem: overlay, mounts (with the old and the new mount API), pivot_root.
+fn rootfs_and_init(v: &mut Vec<Event>) {
+    use EventData as D;
     let lower = (0..3).rev().map(layer_dir).collect::<Vec<_>>().join(":");
     let overlay_data = format!("lowerdir={lower},upperdir={UPPER_DIR},workdir={WORK_DIR}");
     v.push(ev(
@@ -546,7 +562,7 @@ pub fn sample_events() -> Vec<Event> {
             "mode=755,size=65536k",
         ),
     ));
-    new_mount_api(&mut v, ms(366) + 100_000);
+    new_mount_api(v, ms(366) + 100_000);
     v.push(ev(
         ms(368),
         &RUNC_INIT,
@@ -597,6 +613,11 @@ pub fn sample_events() -> Vec<Event> {
         Some(-1),
         D::Chroot(PathArgs { path: "/".into() }),
     ));
+}
+
+/// runc's init drops to the container's user and privileges, then execs the entrypoint.
+fn privileges_and_exec(v: &mut Vec<Event>) {
+    use EventData as D;
     v.push(ev(
         ms(373),
         &RUNC_INIT,
@@ -661,6 +682,11 @@ pub fn sample_events() -> Vec<Event> {
             argv: vec!["nginx".into(), "-g".into(), "daemon off;".into()],
         }),
     ));
+}
+
+/// The run: nginx serves a page; a docker exec joins later; the container stops.
+fn run(v: &mut Vec<Event>) {
+    use EventData as D;
     // Run: nginx reads its configuration, forks a worker and serves a page.
     v.push(ev(
         ms(430),
@@ -794,7 +820,6 @@ pub fn sample_events() -> Vec<Event> {
     ));
     v.push(ev(ms(1750), &WORKER, None, D::Exit(ExitInfo { code: 0 })));
     v.push(ev(ms(1790), &NGINX, None, D::Exit(ExitInfo { code: 15 })));
-    v
 }
 
 /// Mounts as runc 1.2 makes them with the new mount API: a detached clone of the host's

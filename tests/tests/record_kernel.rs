@@ -70,12 +70,31 @@ fn records_a_container_start() {
         .any(|e| matches!(&e.data, EventData::Exec(x) if x.filename.ends_with("/runc")));
     assert!(runc_exec, "runc's exec");
 
-    // The namespaces were created, by one call with all five flags.
+    let sh = check_namespaces(&events);
+    check_rootfs(&events, sh);
+    check_cgroup_and_attribution(&session, &events, sh, &container_id);
+    // The file's owner-only mode (sessions hold command lines).
+    assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
+    // Flag names decode as the issue lists them.
+    assert_eq!(
+        beefine_schema::names::namespace_names(ns_call_flags(ns_call(&events)) & CLONE_NEW_MASK),
+        ["mnt", "uts", "ipc", "pid", "net"]
+    );
+}
+
+/// The call that made the container's namespaces (all five flags at once).
+fn ns_call(events: &[beefine_schema::Event]) -> &beefine_schema::Event {
     let wanted = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
-    let ns_call = events
+    events
         .iter()
         .find(|e| ns_call_flags(e) & wanted == wanted && e.result == Some(0))
-        .expect("a clone/unshare creating mnt, pid, net, uts and ipc namespaces");
+        .expect("a clone/unshare creating mnt, pid, net, uts and ipc namespaces")
+}
+
+/// The namespaces were created by runc, and the container's sh runs in them; returns sh's
+/// exec.
+fn check_namespaces(events: &[beefine_schema::Event]) -> &beefine_schema::Event {
+    let ns_call = ns_call(events);
     assert_eq!(ns_call.kind(), Kind::Unshare);
     assert!(
         ns_call.header.comm.starts_with("runc"),
@@ -108,8 +127,11 @@ fn records_a_container_start() {
     // The namespaces sh has are the ones the unshare made.
     assert_eq!(ns_call.header.ns.mnt_ns, sh.header.ns.mnt_ns);
     assert_eq!(ns_call.header.ns.net_ns, sh.header.ns.net_ns);
+    sh
+}
 
-    // The overlay mount of the rootfs, then pivot_root into it.
+/// The overlay mount of the rootfs, pivot_root into it, and a setns from outside.
+fn check_rootfs(events: &[beefine_schema::Event], sh: &beefine_schema::Event) {
     let overlay = events.iter().find(|e| {
         matches!(&e.data, EventData::Mount(m)
             if &*m.fstype == "overlay" && m.data.contains("lowerdir=") && m.target.ends_with("/merged"))
@@ -139,8 +161,16 @@ fn records_a_container_start() {
         setns.is_some(),
         "a setns into the container's network namespace"
     );
+}
 
-    // The cgroup: runc moved the container's init into the container's cgroup.
+/// runc moved the container's init into its cgroup; everything in the container is in its
+/// cgroup and carries its id; every part of the stack is classified.
+fn check_cgroup_and_attribution(
+    session: &beefine_schema::Session,
+    events: &[beefine_schema::Event],
+    sh: &beefine_schema::Event,
+    container_id: &str,
+) {
     let container = session
         .containers()
         .unwrap()
@@ -150,7 +180,7 @@ fn records_a_container_start() {
     let cgroup_id = container.cgroup_id.expect("the container's cgroup id");
     let attach = events.iter().find(|e| {
         matches!(&e.data, EventData::CgroupAttach(a)
-            if a.hierarchy_id == 0 && a.path.contains(&container_id) && a.target_cgroup_id == cgroup_id)
+            if a.hierarchy_id == 0 && a.path.contains(container_id) && a.target_cgroup_id == cgroup_id)
     });
     assert!(
         attach.is_some(),
@@ -176,15 +206,11 @@ fn records_a_container_start() {
         .iter()
         .find(|p| p.argv == ["sh", "-c", "echo hi"])
         .expect("sh's process row");
-    assert_eq!(sh_row.container_id.as_deref(), Some(container_id.as_str()));
+    assert_eq!(sh_row.container_id.as_deref(), Some(container_id));
     assert_eq!(sh_row.component, Component::ContainerInit);
     assert_eq!(sh_row.exit_code, Some(0));
     for p in processes.iter().filter(|p| p.cgroup_id == cgroup_id) {
-        assert_eq!(
-            p.container_id.as_deref(),
-            Some(container_id.as_str()),
-            "{p:?}"
-        );
+        assert_eq!(p.container_id.as_deref(), Some(container_id), "{p:?}");
     }
     let components: BTreeSet<Component> = processes.iter().map(|p| p.component).collect();
     for c in [
@@ -200,13 +226,6 @@ fn records_a_container_start() {
             c.name()
         );
     }
-    // The file's owner-only mode (sessions hold command lines).
-    assert_eq!(std::fs::metadata(&path).unwrap().mode() & 0o777, 0o600);
-    // Flag names decode as the issue lists them.
-    assert_eq!(
-        beefine_schema::names::namespace_names(ns_call_flags(ns_call) & CLONE_NEW_MASK),
-        ["mnt", "uts", "ipc", "pid", "net"]
-    );
 }
 
 /// The flags of a clone, clone3 or unshare (0 for anything else).

@@ -19,21 +19,7 @@ pub struct Info {
 
 /// Summarises a session: what it is, its state, how long it is, what it holds.
 pub fn session_info(session: &Session) -> anyhow::Result<Info> {
-    let meta = session.meta();
-    let info = &meta.info;
-    let status = session.status();
-    let span = session.time_span()?;
-    let end = meta.end_ts_nanos.or(span.map(|(_, hi)| hi));
-    let start = info.start_ts_nanos;
-    let kind_counts = session.kind_counts()?;
-    let total: u64 = kind_counts.iter().map(|(_, n)| n).sum();
-    let file_bytes = session.file_bytes();
-    let lost = session.lost_events()?;
-    let losses = session.losses()?;
     let containers = ContainerIndex::new(session.containers()?);
-    let images = session.images()?;
-    let processes = session.processes()?;
-
     // One pass over the events: per-container counts, and a check that every chunk reads.
     let mut per_container = vec![0u64; containers.len()];
     let mut scanned = 0u64;
@@ -44,19 +30,49 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
         }
         ControlFlow::Continue(())
     })?;
-
     let mut t = String::new();
-    let row = |t: &mut String, label: &str, value: &str| {
-        let _ = writeln!(t, "{label:<12} {value}");
-    };
-    row(&mut t, "session", &info.session_name);
-    row(&mut t, "file", &session.path().display().to_string());
-    row(&mut t, "status", status.name());
+    overview(&mut t, session, scanned)?;
+    containers_section(&mut t, session, &containers, &per_container);
+    images_section(&mut t, session)?;
+    probes_section(&mut t, session)?;
+    bookmarks_section(&mut t, session)?;
+    kinds_section(&mut t, session)?;
+    if !scan.errors.is_empty() {
+        let _ = writeln!(t, "\ndamage       {} part(s) unreadable", scan.errors.len());
+        for e in &scan.errors {
+            let _ = writeln!(t, "  {e}");
+        }
+    }
+    Ok(Info {
+        text: t,
+        errors: scan.errors,
+    })
+}
+
+fn row(t: &mut String, label: &str, value: &str) {
+    let _ = writeln!(t, "{label:<12} {value}");
+}
+
+fn or_unknown(s: &str) -> &str {
+    if s.is_empty() { "?" } else { s }
+}
+
+/// Session, file, status, command, where and when it was recorded, duration, events, losses.
+fn overview(t: &mut String, session: &Session, scanned: u64) -> anyhow::Result<()> {
+    let meta = session.meta();
+    let info = &meta.info;
+    let start = info.start_ts_nanos;
+    let end = meta.end_ts_nanos.or(session.time_span()?.map(|(_, hi)| hi));
+    let total: u64 = session.kind_counts()?.iter().map(|(_, n)| n).sum();
+    let file_bytes = session.file_bytes();
+    row(t, "session", &info.session_name);
+    row(t, "file", &session.path().display().to_string());
+    row(t, "status", session.status().name());
     if !info.command.is_empty() {
-        row(&mut t, "command", &info.command.join(" "));
+        row(t, "command", &info.command.join(" "));
     }
     row(
-        &mut t,
+        t,
         "recorded",
         &format!(
             "{} on {} (Linux {}), beefine {}, format {}",
@@ -64,30 +80,17 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
                 info.clock_offset_nanos
                     .saturating_add(i64::try_from(start).unwrap_or(i64::MAX))
             ),
-            if info.hostname.is_empty() {
-                "?"
-            } else {
-                &info.hostname
-            },
-            if info.host_kernel.is_empty() {
-                "?"
-            } else {
-                &info.host_kernel
-            },
-            if info.tool_version.is_empty() {
-                "?"
-            } else {
-                &info.tool_version
-            },
+            or_unknown(&info.hostname),
+            or_unknown(&info.host_kernel),
+            or_unknown(&info.tool_version),
             meta.format_version
         ),
     );
-    let duration = end.map_or(0, |e| e.saturating_sub(start));
     row(
-        &mut t,
+        t,
         "duration",
         &match end {
-            Some(_) => format::duration(duration),
+            Some(e) => format::duration(e.saturating_sub(start)),
             None => "no events yet".to_owned(),
         },
     );
@@ -97,7 +100,7 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
         String::new()
     };
     row(
-        &mut t,
+        t,
         "events",
         &format!(
             "{} in {} ({}{per_event})",
@@ -110,36 +113,48 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
             }
         ),
     );
+    row(t, "lost", &losses_text(session)?);
     row(
-        &mut t,
-        "lost",
-        &if lost == 0 && losses.is_empty() {
-            "0 (nothing was dropped)".to_owned()
-        } else {
-            let mut by_source: HashMap<&str, (u64, usize)> = HashMap::new();
-            for l in &losses {
-                let e = by_source.entry(l.source.name()).or_default();
-                e.0 += l.count;
-                e.1 += 1;
-            }
-            let mut parts: Vec<String> = by_source
-                .into_iter()
-                .map(|(src, (n, spans))| {
-                    format!("{} from {src} in {spans} span(s)", format::thousands(n))
-                })
-                .collect();
-            parts.sort();
-            format!("{} events: {}", format::thousands(lost), parts.join(", "))
-        },
-    );
-    row(
-        &mut t,
+        t,
         "processes",
-        &format::thousands(processes.len() as u64),
+        &format::thousands(session.processes()?.len() as u64),
     );
+    Ok(())
+}
 
+fn losses_text(session: &Session) -> anyhow::Result<String> {
+    let lost = session.lost_events()?;
+    let losses = session.losses()?;
+    if lost == 0 && losses.is_empty() {
+        return Ok("0 (nothing was dropped)".to_owned());
+    }
+    let mut by_source: HashMap<&str, (u64, usize)> = HashMap::new();
+    for l in &losses {
+        let e = by_source.entry(l.source.name()).or_default();
+        e.0 += l.count;
+        e.1 += 1;
+    }
+    let mut parts: Vec<String> = by_source
+        .into_iter()
+        .map(|(src, (n, spans))| format!("{} from {src} in {spans} span(s)", format::thousands(n)))
+        .collect();
+    parts.sort();
+    Ok(format!(
+        "{} events: {}",
+        format::thousands(lost),
+        parts.join(", ")
+    ))
+}
+
+fn containers_section(
+    t: &mut String,
+    session: &Session,
+    containers: &ContainerIndex,
+    per_container: &[u64],
+) {
+    let start = session.meta().info.start_ts_nanos;
     let _ = writeln!(t, "\ncontainers   {}", containers.len());
-    for (c, n) in containers.containers().iter().zip(&per_container) {
+    for (c, n) in containers.containers().iter().zip(per_container) {
         let rel = |ts: Option<u64>| ts.map(|ts| format::offset(ts as i64 - start as i64));
         let mut life = Vec::new();
         if let Some(s) = rel(c.created_ts_nanos) {
@@ -165,60 +180,79 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
             life.join(", ")
         );
     }
-    if !images.is_empty() {
-        let _ = writeln!(t, "\nimages       {}", images.len());
-        for i in &images {
-            let _ = writeln!(
-                t,
-                "  {:<12}  {:<40}  {:>10}{}",
-                format::short_id(&i.image_id),
-                format::ellipsize(&i.reference, 40),
-                format::bytes(i.size_bytes),
-                if i.existed_before {
-                    "  (present before)"
-                } else {
-                    ""
-                }
-            );
-        }
-    }
+}
 
+fn images_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
+    let images = session.images()?;
+    if images.is_empty() {
+        return Ok(());
+    }
+    let _ = writeln!(t, "\nimages       {}", images.len());
+    for i in &images {
+        let _ = writeln!(
+            t,
+            "  {:<12}  {:<40}  {:>10}{}",
+            format::short_id(&i.image_id),
+            format::ellipsize(&i.reference, 40),
+            format::bytes(i.size_bytes),
+            if i.existed_before {
+                "  (present before)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+fn probes_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
     let probes: Vec<_> = session
         .probes()?
         .into_iter()
         .filter(|p| !p.builtin)
         .collect();
-    if !probes.is_empty() {
-        let _ = writeln!(t, "\nuser probes  {}", probes.len());
-        for p in &probes {
-            let _ = writeln!(
-                t,
-                "  {:<4} {:<24} {}",
-                p.probe_id,
-                p.name,
-                p.programs
-                    .iter()
-                    .map(|(_, at)| at.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
+    if probes.is_empty() {
+        return Ok(());
     }
-    let bookmarks = session.bookmarks()?;
-    if !bookmarks.is_empty() {
-        let _ = writeln!(t, "\nbookmarks    {}", bookmarks.len());
-        for b in &bookmarks {
-            let _ = writeln!(
-                t,
-                "  {:>12}  {}",
-                format::offset(b.ts_nanos as i64 - start as i64),
-                b.label
-            );
-        }
+    let _ = writeln!(t, "\nuser probes  {}", probes.len());
+    for p in &probes {
+        let _ = writeln!(
+            t,
+            "  {:<4} {:<24} {}",
+            p.probe_id,
+            p.name,
+            p.programs
+                .iter()
+                .map(|(_, at)| at.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
+    Ok(())
+}
 
+fn bookmarks_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
+    let bookmarks = session.bookmarks()?;
+    if bookmarks.is_empty() {
+        return Ok(());
+    }
+    let start = session.meta().info.start_ts_nanos;
+    let _ = writeln!(t, "\nbookmarks    {}", bookmarks.len());
+    for b in &bookmarks {
+        let _ = writeln!(
+            t,
+            "  {:>12}  {}",
+            format::offset(b.ts_nanos as i64 - start as i64),
+            b.label
+        );
+    }
+    Ok(())
+}
+
+fn kinds_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
+    let mut counts = session.kind_counts()?;
+    let total: u64 = counts.iter().map(|(_, n)| n).sum();
     let _ = writeln!(t, "\nevents by kind");
-    let mut counts = kind_counts.clone();
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let width = counts
         .first()
@@ -237,16 +271,7 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
             kind.family().name()
         );
     }
-    if !scan.errors.is_empty() {
-        let _ = writeln!(t, "\ndamage       {} part(s) unreadable", scan.errors.len());
-        for e in &scan.errors {
-            let _ = writeln!(t, "  {e}");
-        }
-    }
-    Ok(Info {
-        text: t,
-        errors: scan.errors,
-    })
+    Ok(())
 }
 
 /// Kinds in display order for help texts.

@@ -211,7 +211,8 @@ fn text_filter_help_and_container_panel() {
     h.get_by_label("running");
     h.get_by_label_contains("processes alive (1)");
     h.get_by_label_contains("410 nginx");
-    h.get_by_label_contains("mounts so far (8)");
+    // The eight classic calls and the nine of the new mount API.
+    h.get_by_label_contains("mounts so far (17)");
     h.get_by_label_contains("resources at");
 
     // `?` opens the help, Esc closes it.

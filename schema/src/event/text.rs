@@ -307,7 +307,7 @@ fn render<S>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventData, PivotRootArgs, SeccompArgs, SetnsArgs, UmountArgs};
+    use crate::event::{EventData, ListenArgs, SeccompArgs, SetnsArgs, UmountArgs};
 
     fn text(d: EventData) -> String {
         summary(&d, &Direct).unwrap()
@@ -316,11 +316,11 @@ mod tests {
     #[test]
     fn templates_fill_fields_and_leave_out_absent_parts() {
         assert_eq!(
-            text(EventData::PivotRoot(PivotRootArgs {
-                new_root: "/x".into(),
-                put_old: "/x/.old".into()
+            text(EventData::Listen(ListenArgs {
+                fd: 6,
+                backlog: 511
             })),
-            "new root /x, old root to /x/.old"
+            "fd 6, backlog 511"
         );
         assert_eq!(
             text(EventData::Umount(UmountArgs {

@@ -8,8 +8,8 @@ use std::time::Instant;
 
 use beefine_schema::paths::{LayerIndex, RootTracker};
 use beefine_schema::{
-    Bookmark, Component, Container, Event, EventData, EventHeader, Image, Kind, Layer, Loss, Meta,
-    Namespaces, Probe, Process, Query, Sample, Session, Status, TailCursor,
+    Bookmark, Component, Container, Decode, Event, EventData, EventHeader, Family, Image, Kind,
+    Layer, Loss, Meta, Namespaces, Probe, Process, Query, Sample, Session, Status, TailCursor,
 };
 use rustc_hash::FxHashMap;
 
@@ -305,10 +305,7 @@ impl LoadedSession {
                 .map(|(i, _)| i as EventIdx),
         );
         for (i, &kind) in kinds.iter().enumerate().skip(from) {
-            if !matches!(
-                kind,
-                Kind::Mount | Kind::Umount | Kind::PivotRoot | Kind::Chroot
-            ) {
+            if kind.family() != Family::Mount {
                 continue;
             }
             let idx = i as EventIdx;
@@ -682,25 +679,14 @@ impl Roots {
             *self = Self::default();
         }
         let kinds = store.kinds().to_vec();
+        let kind_has_path: Vec<bool> = Kind::ALL
+            .iter()
+            .map(|k| k.fields().iter().any(|f| matches!(f.decode, Decode::Path)))
+            .collect();
         for (i, kind) in kinds.iter().enumerate().skip(self.followed) {
             let idx = i as EventIdx;
-            let has_path = matches!(
-                kind,
-                Kind::Exec
-                    | Kind::Openat
-                    | Kind::Openat2
-                    | Kind::Mkdir
-                    | Kind::Mkdirat
-                    | Kind::FileIo
-                    | Kind::Chroot
-                    | Kind::Mount
-                    | Kind::Umount
-                    | Kind::PivotRoot
-            );
-            let changes_roots = matches!(
-                kind,
-                Kind::Fork | Kind::Exit | Kind::PivotRoot | Kind::Chroot
-            );
+            let has_path = kind_has_path[usize::from(kind.index())];
+            let changes_roots = RootTracker::changes_roots(*kind);
             if !has_path && !changes_roots {
                 continue;
             }

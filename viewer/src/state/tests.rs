@@ -327,8 +327,9 @@ fn the_container_panel_follows_the_selection() {
     assert_eq!(alive, [410, 411]);
     let sample = v.session.sample_at(c, v.time.cursor()).unwrap();
     assert_eq!(sample.ts_nanos, lo + 620_000_000);
-    // Mount-table changes inside: five mounts (one failed), pivot_root, umount, chroot; the
-    // overlay mount dockerd made on the host is not one of them.
+    // Mount-table changes inside: five mounts (one failed), the new mount API's bind of
+    // resolv.conf and tmpfs on /dev/shm, pivot_root, umount, chroot; the overlay mount
+    // dockerd made on the host is not one of them.
     let kinds: Vec<Kind> = v.session.container_mounts[c]
         .iter()
         .map(|&i| v.session.store.kind_of(i))
@@ -341,6 +342,15 @@ fn the_container_panel_follows_the_selection() {
             Kind::Mount,
             Kind::Mount,
             Kind::Mount,
+            Kind::OpenTree,
+            Kind::MoveMount,
+            Kind::Fsopen,
+            Kind::Fsconfig,
+            Kind::Fsconfig,
+            Kind::Fsmount,
+            Kind::MoveMount,
+            Kind::Fspick,
+            Kind::MountSetattr,
             Kind::PivotRoot,
             Kind::Umount,
             Kind::Chroot

@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use beefine_schema::{Process, names};
+use beefine_schema::{Container, Process, names};
 use egui::{CollapsingHeader, Grid, RichText, Ui};
 
 use crate::format;
@@ -43,6 +43,27 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         ui.label(RichText::new(c.short_id()).monospace().weak());
         ui.label(RichText::new(state).color(super::container_color(ci)));
     });
+    facts_ui(ui, v, c);
+    namespaces_ui(ui, c);
+    resources_ui(ui, v, ci);
+    let alive = l.processes_alive(ci, cursor);
+    CollapsingHeader::new(format!("processes alive ({})", alive.len()))
+        .id_salt("processes")
+        .default_open(true)
+        .show(ui, |ui| {
+            if alive.is_empty() {
+                ui.label(RichText::new("none at this time").weak());
+            }
+            process_tree_ui(ui, &alive);
+        });
+
+    mounts_ui(ui, v, ci, &mut cmds);
+    cmds
+}
+
+/// Image, init pid, lifetime, exit code and cgroup.
+fn facts_ui(ui: &mut Ui, v: &Viewer, c: &Container) {
+    let cursor = v.time.cursor();
     Grid::new("container-facts")
         .num_columns(2)
         .spacing([10.0, 2.0])
@@ -78,7 +99,9 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 row("cgroup", p.clone());
             }
         });
+}
 
+fn namespaces_ui(ui: &mut Ui, c: &Container) {
     if !c.namespaces.is_empty() {
         CollapsingHeader::new("namespaces")
             .default_open(true)
@@ -95,7 +118,11 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                     });
             });
     }
+}
 
+/// The latest resource sample at the cursor.
+fn resources_ui(ui: &mut Ui, v: &Viewer, ci: usize) {
+    let (l, cursor) = (&v.session, v.time.cursor());
     if let Some(s) = l.sample_at(ci, cursor) {
         CollapsingHeader::new(format!("resources at {}", super::rel_time(v, s.ts_nanos)))
             .id_salt("resources")
@@ -144,18 +171,11 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                     });
             });
     }
+}
 
-    let alive = l.processes_alive(ci, cursor);
-    CollapsingHeader::new(format!("processes alive ({})", alive.len()))
-        .id_salt("processes")
-        .default_open(true)
-        .show(ui, |ui| {
-            if alive.is_empty() {
-                ui.label(RichText::new("none at this time").weak());
-            }
-            process_tree_ui(ui, &alive);
-        });
-
+/// The container's mount calls up to the cursor (the latest ones); a click selects one.
+fn mounts_ui(ui: &mut Ui, v: &Viewer, ci: usize, cmds: &mut Vec<Command>) {
+    let (l, cursor) = (&v.session, v.time.cursor());
     let mounts = &l.container_mounts[ci];
     let so_far = mounts.partition_point(|&i| l.store.ts_of(i) <= cursor);
     CollapsingHeader::new(format!("mounts so far ({so_far})"))
@@ -189,7 +209,6 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 }
             }
         });
-    cmds
 }
 
 /// The processes as a tree by parent pid (processes whose parent is not in the list are

@@ -40,31 +40,90 @@ pub fn tick_step(width_nanos: f64, target: f64) -> f64 {
     10.0 * mag
 }
 
+/// What every layer of the timeline draws with: where the plot is and how times map to x.
+struct Frame<'a> {
+    v: &'a Viewer,
+    painter: egui::Painter,
+    visuals: egui::Visuals,
+    rect: Rect,
+    plot: Rect,
+    lanes_top: f32,
+    lanes_bottom: f32,
+    /// Column boundaries (times) of the density lanes.
+    bounds: Vec<u64>,
+}
+
+impl Frame<'_> {
+    fn x_of(&self, ts: u64) -> f32 {
+        self.plot.left() + self.v.time.fraction_of(ts) as f32 * self.plot.width()
+    }
+
+    fn ts_at(&self, p: Pos2) -> u64 {
+        self.v
+            .time
+            .ts_at_fraction(((p.x - self.plot.left()) / self.plot.width()) as f64)
+    }
+}
+
 pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
-    let mut cmds = Vec::new();
     let height = timeline_height(v);
     let (rect, resp) =
         ui.allocate_exact_size(vec2(ui.available_width(), height), Sense::click_and_drag());
     resp.widget_info(|| egui::WidgetInfo::labeled(egui::accesskit::Role::Canvas, true, "timeline"));
-    let painter = ui.painter_at(rect);
-    let visuals = ui.visuals().clone();
     let plot = Rect::from_min_max(pos2(rect.left() + LABEL_WIDTH, rect.top()), rect.max);
     let lanes_top = rect.top() + AXIS_HEIGHT;
-    let lanes_bottom = lanes_top + LANES as f32 * LANE_HEIGHT;
-    let t = &v.time;
-    let x_of = |ts: u64| plot.left() + t.fraction_of(ts) as f32 * plot.width();
-
-    painter.rect_filled(rect, CornerRadius::ZERO, visuals.extreme_bg_color);
-    painter.rect_filled(
+    let columns = (plot.width() / COLUMN_WIDTH).ceil().max(1.0) as usize;
+    let f = Frame {
+        v,
+        painter: ui.painter_at(rect),
+        visuals: ui.visuals().clone(),
+        rect,
+        plot,
+        lanes_top,
+        lanes_bottom: lanes_top + LANES as f32 * LANE_HEIGHT,
+        bounds: (0..=columns)
+            .map(|c| v.time.ts_at_fraction(c as f64 / columns as f64))
+            .collect(),
+    };
+    f.painter
+        .rect_filled(rect, CornerRadius::ZERO, f.visuals.extreme_bg_color);
+    f.painter.rect_filled(
         Rect::from_min_max(rect.min, pos2(plot.left(), rect.bottom())),
         CornerRadius::ZERO,
-        visuals.panel_fill,
+        f.visuals.panel_fill,
     );
+    axis(&f);
+    lanes(&f);
+    docker_labels(&f);
+    let hovered_loss = losses(&f, &resp);
+    containers(&f);
+    let hovered_bookmark = bookmarks(&f, &resp);
+    time_range(&f);
+    let cursor_x = cursor(&f);
+    let mut cmds = Vec::new();
+    let scrubbing = interact(ui, &f, &resp, cursor_x, &mut cmds);
+    let resp = if scrubbing
+        || (resp.hovered()
+            && resp
+                .hover_pos()
+                .is_some_and(|p| (p.x - cursor_x).abs() <= 6.0 || p.y < lanes_top))
+    {
+        resp.on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
+    } else {
+        resp
+    };
+    tooltips(&f, resp, hovered_bookmark, hovered_loss, &mut cmds);
+    cmds
+}
 
-    // Time axis.
+/// The time axis: ticks, their labels and the grid.
+fn axis(f: &Frame<'_>) {
+    let (painter, visuals, rect, plot, lanes_top) =
+        (&f.painter, &f.visuals, f.rect, f.plot, f.lanes_top);
+    let t = &f.v.time;
     let (view_lo, view_hi) = t.view();
     let step = tick_step(t.view_width_nanos(), (plot.width() / 110.0) as f64);
-    let origin = v.session.origin() as f64;
+    let origin = f.v.session.origin() as f64;
     let first_tick = ((view_lo as f64 - origin) / step).ceil() * step;
     let mut tick = first_tick;
     let text_color = visuals.text_color();
@@ -76,7 +135,7 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         .gamma_multiply(0.6);
     while tick <= view_hi as f64 - origin {
         let ts = (origin + tick).max(0.0) as u64;
-        let x = x_of(ts);
+        let x = f.x_of(ts);
         painter.vline(x, lanes_top..=rect.bottom(), Stroke::new(1.0, grid));
         painter.vline(
             x,
@@ -93,12 +152,13 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         tick += step;
     }
     painter.hline(plot.x_range(), lanes_top, Stroke::new(1.0, grid));
+}
 
-    // Lanes: density of the shown events per column, on a log scale per lane.
-    let columns = (plot.width() / COLUMN_WIDTH).ceil().max(1.0) as usize;
-    let bounds: Vec<u64> = (0..=columns)
-        .map(|c| t.ts_at_fraction(c as f64 / columns as f64))
-        .collect();
+/// Lanes: density of the shown events per column, on a log scale per lane.
+fn lanes(f: &Frame<'_>) {
+    let (painter, visuals, rect, plot, lanes_top, v) =
+        (&f.painter, &f.visuals, f.rect, f.plot, f.lanes_top, f.v);
+    let bounds = &f.bounds;
     for (lane, family) in Family::ALL.iter().enumerate() {
         let top = lanes_top + lane as f32 * LANE_HEIGHT;
         let lane_rect = Rect::from_min_max(
@@ -150,9 +210,13 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             );
         }
     }
+}
 
-    // The daemon's actions (pull, create, start, die, …) named on the docker lane, where
-    // there is room: the phases of the story at a glance.
+/// The daemon's actions (pull, create, start, die, …) named on the docker lane, where there
+/// is room: the phases of the story at a glance.
+fn docker_labels(f: &Frame<'_>) {
+    let (painter, visuals, plot, lanes_top, v) = (&f.painter, &f.visuals, f.plot, f.lanes_top, f.v);
+    let (view_lo, view_hi) = v.time.view();
     {
         let lane = crate::state::filter::lane_of(Family::Docker);
         let top = lanes_top + lane as f32 * LANE_HEIGHT;
@@ -165,7 +229,7 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             if v.filtered.row_of(idx).is_none() {
                 continue;
             }
-            let x = x_of(store.ts_of(idx));
+            let x = f.x_of(store.ts_of(idx));
             if x < free_from || x > plot.right() - 20.0 {
                 continue;
             }
@@ -183,12 +247,16 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             }
         }
     }
+}
 
-    // Loss bands over the lanes.
+/// Loss bands over the lanes; the one under the pointer.
+fn losses(f: &Frame<'_>, resp: &egui::Response) -> Option<usize> {
+    let (painter, plot, lanes_top, lanes_bottom, v) =
+        (&f.painter, f.plot, f.lanes_top, f.lanes_bottom, f.v);
     let mut hovered_loss = None;
     for (i, loss) in v.session.losses.iter().enumerate() {
-        let x0 = x_of(loss.ts_nanos);
-        let x1 = x_of(loss.until_ts_nanos.max(loss.ts_nanos)).max(x0 + 3.0);
+        let x0 = f.x_of(loss.ts_nanos);
+        let x1 = f.x_of(loss.until_ts_nanos.max(loss.ts_nanos)).max(x0 + 3.0);
         if x1 < plot.left() || x0 > plot.right() {
             continue;
         }
@@ -208,8 +276,13 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             hovered_loss = Some(i);
         }
     }
+    hovered_loss
+}
 
-    // Container lifetimes.
+/// Container lifetimes, one row each: created, then running (stronger).
+fn containers(f: &Frame<'_>) {
+    let (painter, visuals, rect, plot, lanes_bottom, v) =
+        (&f.painter, &f.visuals, f.rect, f.plot, f.lanes_bottom, f.v);
     let (span_lo, span_hi) = v.session.time_span();
     for (row, c) in v
         .session
@@ -221,8 +294,8 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     {
         let top = lanes_bottom + 3.0 + row as f32 * CONTAINER_ROW_HEIGHT;
         let (start, end) = container_lifetime(c);
-        let x0 = x_of(start.unwrap_or(span_lo)).max(plot.left());
-        let x1 = x_of(end.unwrap_or(span_hi)).min(plot.right());
+        let x0 = f.x_of(start.unwrap_or(span_lo)).max(plot.left());
+        let x1 = f.x_of(end.unwrap_or(span_hi)).min(plot.right());
         let color = container_color(row);
         if x1 > x0 {
             let bar = Rect::from_min_max(
@@ -232,8 +305,8 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             painter.rect_filled(bar, CornerRadius::same(3), color.gamma_multiply(0.45));
             // Running time (started → died) is drawn stronger than created-only time.
             if let Some(started) = c.started_ts_nanos {
-                let s0 = x_of(started).max(plot.left());
-                let s1 = x_of(c.died_ts_nanos.unwrap_or(span_hi)).min(plot.right());
+                let s0 = f.x_of(started).max(plot.left());
+                let s1 = f.x_of(c.died_ts_nanos.unwrap_or(span_hi)).min(plot.right());
                 if s1 > s0 {
                     painter.rect_filled(
                         Rect::from_min_max(pos2(s0, bar.top()), pos2(s1, bar.bottom())),
@@ -270,11 +343,22 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             visuals.weak_text_color(),
         );
     }
+}
 
-    // Bookmarks: a flag on the axis with its label; a click on it moves the cursor there.
+/// Bookmarks: a flag on the axis with its label; the one under the pointer.
+fn bookmarks(f: &Frame<'_>, resp: &egui::Response) -> Option<usize> {
+    let (painter, visuals, rect, plot, lanes_top, lanes_bottom, v) = (
+        &f.painter,
+        &f.visuals,
+        f.rect,
+        f.plot,
+        f.lanes_top,
+        f.lanes_bottom,
+        f.v,
+    );
     let mut hovered_bookmark = None;
     for (i, b) in v.session.bookmarks.iter().enumerate() {
-        let x = x_of(b.ts_nanos);
+        let x = f.x_of(b.ts_nanos);
         if !(plot.left()..=plot.right()).contains(&x) {
             continue;
         }
@@ -305,12 +389,16 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             hovered_bookmark = Some(i);
         }
     }
+    hovered_bookmark
+}
 
-    // The filter's time range: everything outside is dimmed.
+/// The filter's time range: everything outside is dimmed.
+fn time_range(f: &Frame<'_>) {
+    let (painter, rect, plot, lanes_top, v) = (&f.painter, f.rect, f.plot, f.lanes_top, f.v);
     if let Some((lo, hi)) = v.filter.time_range {
         let shade = Color32::from_black_alpha(140);
-        let x0 = x_of(lo).clamp(plot.left(), plot.right());
-        let x1 = x_of(hi).clamp(plot.left(), plot.right());
+        let x0 = f.x_of(lo).clamp(plot.left(), plot.right());
+        let x1 = f.x_of(hi).clamp(plot.left(), plot.right());
         painter.rect_filled(
             Rect::from_min_max(pos2(plot.left(), lanes_top), pos2(x0, rect.bottom())),
             CornerRadius::ZERO,
@@ -322,9 +410,12 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             shade,
         );
     }
+}
 
-    // The cursor, with a handle on the axis.
-    let cursor_x = x_of(t.cursor());
+/// The cursor, with a handle on the axis; its x.
+fn cursor(f: &Frame<'_>) -> f32 {
+    let (painter, rect, plot) = (&f.painter, f.rect, f.plot);
+    let cursor_x = f.x_of(f.v.time.cursor());
     if (plot.left()..=plot.right()).contains(&cursor_x) {
         painter.vline(
             cursor_x,
@@ -341,9 +432,19 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             Stroke::NONE,
         ));
     }
+    cursor_x
+}
 
-    // Interaction.
-    let ts_at = |p: Pos2| t.ts_at_fraction(((p.x - plot.left()) / plot.width()) as f64);
+/// Zoom, pan, scrub, fit and click; whether the cursor is being dragged.
+fn interact(
+    ui: &Ui,
+    f: &Frame<'_>,
+    resp: &egui::Response,
+    cursor_x: f32,
+    cmds: &mut Vec<Command>,
+) -> bool {
+    let (painter, visuals, rect, plot, lanes_top) =
+        (&f.painter, &f.visuals, f.rect, f.plot, f.lanes_top);
     if let Some(p) = resp.hover_pos()
         && plot.contains(p)
     {
@@ -382,7 +483,7 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             if let Some(p) = resp.interact_pointer_pos()
                 && (resp.drag_started() || resp.drag_delta() != egui::Vec2::ZERO)
             {
-                cmds.push(Command::SetCursor(ts_at(p)));
+                cmds.push(Command::SetCursor(f.ts_at(p)));
             }
         } else {
             let dx = resp.drag_delta().x;
@@ -400,18 +501,21 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         && let Some(p) = resp.interact_pointer_pos()
         && p.x >= plot.left()
     {
-        cmds.push(Command::SetCursor(ts_at(p)));
+        cmds.push(Command::SetCursor(f.ts_at(p)));
     }
-    let resp = if scrubbing
-        || (resp.hovered()
-            && resp
-                .hover_pos()
-                .is_some_and(|p| (p.x - cursor_x).abs() <= 6.0 || p.y < lanes_top))
-    {
-        resp.on_hover_cursor(egui::CursorIcon::ResizeHorizontal)
-    } else {
-        resp
-    };
+    scrubbing
+}
+
+/// What is under the pointer: a bookmark (a click jumps to it), a loss, or the time and the
+/// events of the lane there.
+fn tooltips(
+    f: &Frame<'_>,
+    resp: egui::Response,
+    hovered_bookmark: Option<usize>,
+    hovered_loss: Option<usize>,
+    cmds: &mut Vec<Command>,
+) {
+    let (plot, lanes_top, v, bounds) = (f.plot, f.lanes_top, f.v, &f.bounds);
     if let Some(i) = hovered_bookmark {
         let b = &v.session.bookmarks[i];
         if resp.clicked() {
@@ -438,7 +542,7 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     } else if let Some(p) = resp.hover_pos()
         && plot.contains(p)
     {
-        let ts = ts_at(p);
+        let ts = f.ts_at(p);
         let lane = ((p.y - lanes_top) / LANE_HEIGHT).floor();
         let mut text = super::rel_time(v, ts);
         if (0.0..LANES as f32).contains(&lane) {
@@ -456,7 +560,6 @@ pub fn timeline_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         }
         resp.on_hover_text_at_pointer(text);
     }
-    cmds
 }
 
 #[cfg(test)]
