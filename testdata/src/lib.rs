@@ -4,6 +4,8 @@
 
 pub mod generated;
 pub mod sessions;
+mod story;
 pub mod synth;
 
 pub use sessions::*;
+pub use story::sample_events;

@@ -3,6 +3,7 @@
 
 pub mod describe;
 pub mod filter;
+pub mod paths;
 pub mod session;
 pub mod store;
 pub mod time;

@@ -20,12 +20,16 @@
 //! Everything read back is untrusted: the declared size is bounded before decompression,
 //! every sequence is bounded while it is decoded, and every index is checked.
 
-use std::marker::PhantomData;
+mod bloom;
+mod bounded;
+
 use std::ops::ControlFlow;
 
 use rustc_hash::FxHashMap;
-use serde::de::{SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
+
+pub use bloom::Bloom;
+use bounded::Bounded;
 
 use crate::event::{Event, EventData, EventHeader, KindSet, Namespaces, Str, v1};
 
@@ -53,51 +57,6 @@ pub enum ChunkError {
 
 fn invalid(msg: impl Into<String>) -> ChunkError {
     ChunkError::Invalid(msg.into())
-}
-
-/// A sequence that refuses to decode more than `MAX` elements, so a forged length cannot
-/// make the reader allocate without bound.
-#[derive(Debug, PartialEq, Eq)]
-struct Bounded<T, const MAX: usize>(Vec<T>);
-
-impl<T, const MAX: usize> Default for Bounded<T, MAX> {
-    fn default() -> Self {
-        Self(Vec::new())
-    }
-}
-
-impl<T: Serialize, const MAX: usize> Serialize for Bounded<T, MAX> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
-    }
-}
-
-impl<'de, T: Deserialize<'de>, const MAX: usize> Deserialize<'de> for Bounded<T, MAX> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<T, const MAX: usize>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>, const MAX: usize> Visitor<'de> for V<T, MAX> {
-            type Value = Bounded<T, MAX>;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                write!(f, "a sequence of at most {MAX} elements")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let declared = seq.size_hint().unwrap_or(0);
-                if declared > MAX {
-                    return Err(serde::de::Error::invalid_length(declared, &self));
-                }
-                // The length is untrusted but already bounded by MAX.
-                let mut out = Vec::with_capacity(declared);
-                while let Some(v) = seq.next_element()? {
-                    if out.len() == MAX {
-                        return Err(serde::de::Error::invalid_length(MAX + 1, &self));
-                    }
-                    out.push(v);
-                }
-                Ok(Bounded(out))
-            }
-        }
-        d.deserialize_seq(V::<T, MAX>(PhantomData))
-    }
 }
 
 /// How a session's chunk bodies are laid out, by its format version.
@@ -199,57 +158,6 @@ pub struct EncodedChunk {
     pub summary: ChunkSummary,
     pub raw_len: usize,
     pub body: Vec<u8>,
-}
-
-/// A 512-bit Bloom filter over u64 keys (two probes), stored per chunk for pids and cgroups.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Bloom(pub [u8; Bloom::BYTES]);
-
-impl std::fmt::Debug for Bloom {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "Bloom({} bits set)",
-            self.0.iter().map(|b| b.count_ones()).sum::<u32>()
-        )
-    }
-}
-
-impl Default for Bloom {
-    fn default() -> Self {
-        Self([0; Self::BYTES])
-    }
-}
-
-impl Bloom {
-    pub const BYTES: usize = 64;
-
-    fn probes(key: u64) -> [usize; 2] {
-        let h = key.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let bits = Self::BYTES * 8;
-        [(h >> 32) as usize % bits, (h & 0xFFFF_FFFF) as usize % bits]
-    }
-
-    pub fn insert(&mut self, key: u64) {
-        for bit in Self::probes(key) {
-            self.0[bit / 8] |= 1 << (bit % 8);
-        }
-    }
-
-    /// False means the key is certainly absent.
-    pub fn may_contain(&self, key: u64) -> bool {
-        Self::probes(key)
-            .iter()
-            .all(|&bit| self.0[bit / 8] & (1 << (bit % 8)) != 0)
-    }
-
-    /// A filter read from a file; a wrong length yields a filter that matches everything.
-    pub fn from_stored(bytes: &[u8]) -> Self {
-        match <[u8; Self::BYTES]>::try_from(bytes) {
-            Ok(a) => Self(a),
-            Err(_) => Self([0xFF; Self::BYTES]),
-        }
-    }
 }
 
 /// Encodes batches of events into chunk bodies, reusing its buffers and zstd context.
