@@ -17,6 +17,10 @@ fn main() {
         "cargo:rerun-if-changed={}",
         include.join("vmlinux_min.h").display()
     );
+    println!(
+        "cargo:rerun-if-changed={}",
+        include.join("bf_syscalls.h").display()
+    );
     println!("cargo:rerun-if-env-changed=BEEFINE_CLANG");
 
     let clang = std::env::var("BEEFINE_CLANG").unwrap_or_else(|_| "clang".into());

@@ -3,8 +3,15 @@
  * The one definition of every record Beefine's kernel probes write into the ring buffer.
  *
  * Mirrored in ebpf/src/abi.rs; ebpf/tests/abi.rs compiles this header with the host C
- * compiler and checks every size and offset against the Rust mirror. A new probe is one C
- * function, one record here (or an existing shape), one decoder arm in the recorder.
+ * compiler and checks every size and offset against the Rust mirror.
+ *
+ * Recording a new syscall takes: its number in each architecture's table
+ * (include/bf_syscalls.h, checked against the kernel headers by `cargo xtask test`); a kind
+ * here and in the Rust mirror's `records!` table, with the record shape it is written in
+ * (an existing one when it fits, else a new struct here, mirrored and layout-checked); the
+ * reading of its arguments in on_sys_exit's switch (src/beefine.bpf.c); its kind description
+ * in the schema; the arm that makes its event in recorder/src/convert.rs (which does not
+ * compile without one); and a test that makes the call and finds it in a session.
  *
  * All records start with struct bf_header. Records whose last field is a string are
  * written only up to the string's end: `header.len` is the number of bytes written.
@@ -29,6 +36,10 @@ typedef signed long long __s64;
 #define BF_MOUNT_FSTYPE_LEN 32
 #define BF_SOCKADDR_LEN 112
 #define BF_PAYLOAD_LEN 64
+/* setgroups: the first gids read of the list. */
+#define BF_GROUPS_MAX 64
+/* clone3: set_tid holds at most one pid per pid namespace level (MAX_PID_NS_LEVEL). */
+#define BF_SET_TID_MAX 32
 
 /* What a record is: the event kind it becomes. */
 enum bf_kind {
@@ -64,6 +75,21 @@ enum bf_kind {
 	/* In-flight only, never emitted: reads and writes summed into BF_FILE_IO. */
 	BF_READ = 30,
 	BF_WRITE = 31,
+	BF_OPEN_TREE = 32,
+	BF_MOVE_MOUNT = 33,
+	BF_FSOPEN = 34,
+	BF_FSCONFIG = 35,
+	BF_FSMOUNT = 36,
+	BF_FSPICK = 37,
+	BF_MOUNT_SETATTR = 38,
+	BF_EXECVEAT = 39,
+	BF_CHDIR = 40,
+	BF_FCHDIR = 41,
+	BF_UMASK = 42,
+	BF_SETHOSTNAME = 43,
+	BF_SETUID = 44,
+	BF_SETGID = 45,
+	BF_SETGROUPS = 46,
 };
 
 /* Indexes of the per-CPU counters map. */
@@ -84,15 +110,25 @@ struct bf_header {
 	__u64 cgroup_id;
 	__u32 pid;
 	__u32 tgid;
-	/* Namespace inodes of the task (for syscalls: after the call returned). */
+	/*
+	 * Namespace inodes of the task (for syscalls: after the call returned); 0 when the
+	 * kernel has no such namespace (time needs CONFIG_TIME_NS). pid_ns is the task's own
+	 * (active) pid namespace, user_ns the one of its credentials.
+	 */
 	__u32 pid_ns;
 	__u32 mnt_ns;
 	__u32 net_ns;
+	__u32 uts_ns;
+	__u32 ipc_ns;
+	__u32 user_ns;
+	__u32 cgroup_ns;
+	__u32 time_ns;
 	/* enum bf_kind */
 	__u16 kind;
 	/* Bytes of the record actually written, header included. */
 	__u16 len;
 	char comm[BF_COMM_LEN];
+	__u32 _pad;
 };
 
 /* sched_process_exec. Strings are NUL-terminated; argv is NUL-separated. */
@@ -122,10 +158,11 @@ struct bf_exit {
 };
 
 /*
- * Syscalls with numeric arguments only: clone (args[0] flags), clone3 (args[0] flags read
- * from struct clone_args), unshare (args[0] flags), setns (fd, nstype), prctl (option,
- * arg2), seccomp (operation, flags), capset (args[0..3] = effective, permitted,
- * inheritable, 64-bit), socket (family, type, protocol), listen (fd, backlog).
+ * Syscalls with numeric arguments only, as passed: clone (flags), unshare (flags), setns
+ * (fd, nstype), prctl (option, arg2), seccomp (operation, flags), socket (family, type,
+ * protocol), listen (fd, backlog), fsmount (fs_fd, flags, attr_flags), fchdir (fd), umask
+ * (mask), setuid (uid), setgid (gid); capset's args[0..3] are the effective, permitted and
+ * inheritable sets read from its data (64-bit: the two u32 words of each).
  */
 struct bf_args {
 	struct bf_header h;
@@ -134,9 +171,14 @@ struct bf_args {
 };
 
 /*
- * Syscalls with one path: openat (args = dirfd, -, flags, mode), openat2 (dirfd, -,
- * how.flags, how.mode, how.resolve), mkdir (-, mode), mkdirat (dirfd, -, mode),
- * chroot, umount (-, flags). Written up to the end of `path`.
+ * Syscalls with one string, `path`, and `args` as listed ("-": 0, where the string was):
+ * openat (dirfd, -, flags, mode), openat2 (dirfd, how.resolve, how.flags, how.mode: the
+ * struct open_how read from the caller), mkdir (-, mode), mkdirat (dirfd, -, mode), chroot
+ * (-), umount (-, flags), open_tree (dirfd, -, flags), fsopen (- = the fstype, flags),
+ * fspick (dirfd, -, flags), execveat (dirfd, -, flags; a successful one is written when
+ * the new program starts, its path taken from the name the kernel made of it), chdir (-),
+ * sethostname (- = the name, len: the caller's name is not NUL-terminated; up to 64 bytes
+ * are read and terminated here). Written up to the end of `path`.
  */
 struct bf_path {
 	struct bf_header h;
@@ -156,6 +198,63 @@ struct bf_mount {
 	char target[BF_PATH_LEN];
 	char fstype[BF_MOUNT_FSTYPE_LEN];
 	char data[BF_PATH_LEN];
+};
+
+/*
+ * Syscalls with two strings: move_mount (args = from_dirfd, to_dirfd, flags; first =
+ * from_path, second = to_path) and fsconfig (args = fd, cmd, aux; first = key, for the
+ * FSCONFIG_SET_* commands; second = value, for FSCONFIG_SET_STRING, _SET_PATH and
+ * _SET_PATH_EMPTY; empty strings otherwise).
+ */
+struct bf_str_pair {
+	struct bf_header h;
+	__s64 ret;
+	__u64 args[3];
+	char first[BF_PATH_LEN];
+	char second[BF_PATH_LEN];
+};
+
+/* mount_setattr, with its struct mount_attr (zero when `size` is too small for one). */
+struct bf_mount_setattr {
+	struct bf_header h;
+	__s64 ret;
+	__s32 dirfd;
+	__u32 flags;
+	__u64 attr_set;
+	__u64 attr_clr;
+	__u64 propagation;
+	__u64 userns_fd;
+	/* The size argument, as passed. */
+	__u32 size;
+	__u32 _pad;
+	char path[BF_PATH_LEN];
+};
+
+/* setgroups: `size` as passed, the first `count` (at most BF_GROUPS_MAX) gids of its list. */
+struct bf_groups {
+	struct bf_header h;
+	__s64 ret;
+	__u32 size;
+	__u32 count;
+	__u32 gids[BF_GROUPS_MAX];
+};
+
+/* clone3: what its struct clone_args asks for. */
+struct bf_clone3 {
+	struct bf_header h;
+	/* The child's pid (in the caller's pid namespace), or -errno. */
+	__s64 ret;
+	__u64 flags;
+	__u32 exit_signal;
+	/* With CLONE_INTO_CGROUP, the cgroup directory's fd; else -1. */
+	__s32 cgroup_fd;
+	/* The cgroup v2 id (directory inode) that fd names, read from the caller's fd table;
+	 * 0 without CLONE_INTO_CGROUP or when the fd is not a cgroup v2 directory. */
+	__u64 cgroup_id;
+	/* The first set_tid_len (at most BF_SET_TID_MAX) pids of set_tid. */
+	__u32 set_tid_len;
+	__u32 _pad;
+	__u32 set_tid[BF_SET_TID_MAX];
 };
 
 /* bind, connect (the address passed in) and accept, accept4 (the peer). */

@@ -89,10 +89,39 @@ struct pid_namespace {
 	struct ns_common ns;
 };
 
+struct uts_namespace {
+	struct ns_common ns;
+};
+
+struct ipc_namespace {
+	struct ns_common ns;
+};
+
+struct cgroup_namespace {
+	struct ns_common ns;
+};
+
+/* Only with CONFIG_TIME_NS: the probes check that it exists before reading it. */
+struct time_namespace {
+	struct ns_common ns;
+};
+
+struct user_namespace {
+	struct ns_common ns;
+};
+
 struct nsproxy {
+	struct uts_namespace *uts_ns;
+	struct ipc_namespace *ipc_ns;
 	struct mnt_namespace *mnt_ns;
 	struct pid_namespace *pid_ns_for_children;
 	struct net *net_ns;
+	struct time_namespace *time_ns;
+	struct cgroup_namespace *cgroup_ns;
+};
+
+struct cred {
+	struct user_namespace *user_ns;
 };
 
 struct upid {
@@ -116,6 +145,28 @@ struct kernfs_node {
 	__u64 id;
 };
 
+struct super_block {
+	unsigned long s_magic;
+};
+
+struct inode {
+	struct super_block *i_sb;
+	void *i_private;
+};
+
+struct file {
+	struct inode *f_inode;
+};
+
+struct fdtable {
+	unsigned int max_fds;
+	struct file **fd;
+};
+
+struct files_struct {
+	struct fdtable *fdt;
+};
+
 struct cgroup {
 	struct kernfs_node *kn;
 };
@@ -131,11 +182,14 @@ struct task_struct {
 	char comm[16];
 	struct css_set *cgroups;
 	struct task_struct *real_parent;
+	const struct cred *cred;
+	struct files_struct *files;
 	struct nsproxy *nsproxy;
 	struct pid *thread_pid;
 	struct mm_struct *mm;
 };
 
+#if defined(__TARGET_ARCH_x86)
 /* x86-64 registers of a syscall (arguments: di, si, dx, r10, r8, r9), in kernel order. */
 struct pt_regs {
 	unsigned long r15;
@@ -155,6 +209,21 @@ struct pt_regs {
 	unsigned long di;
 	unsigned long orig_ax;
 };
+#elif defined(__TARGET_ARCH_arm64)
+/* arm64 registers of a syscall (arguments: x0 … x5), nested as in the kernel. */
+struct pt_regs {
+	union {
+		struct {
+			__u64 regs[31];
+			__u64 sp;
+			__u64 pc;
+			__u64 pstate;
+		};
+	};
+	__u64 orig_x0;
+	__s32 syscallno;
+};
+#endif
 
 /* Tracepoint contexts, named as in the kernel's BTF. */
 struct trace_entry {

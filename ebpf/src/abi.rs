@@ -10,79 +10,8 @@ pub const MOUNT_SOURCE_LEN: usize = 128;
 pub const MOUNT_FSTYPE_LEN: usize = 32;
 pub const SOCKADDR_LEN: usize = 112;
 pub const PAYLOAD_LEN: usize = 64;
-
-/// `enum bf_kind`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u16)]
-pub enum RecordKind {
-    Exec = 1,
-    Fork = 2,
-    Exit = 3,
-    Clone = 4,
-    Clone3 = 5,
-    Unshare = 6,
-    Setns = 7,
-    Prctl = 8,
-    Seccomp = 9,
-    Capset = 10,
-    Mount = 11,
-    Umount = 12,
-    PivotRoot = 13,
-    Chroot = 14,
-    Openat = 15,
-    Openat2 = 16,
-    Mkdir = 17,
-    Mkdirat = 18,
-    FileIo = 19,
-    CgroupAttach = 20,
-    CgroupMkdir = 21,
-    Socket = 22,
-    Bind = 23,
-    Listen = 24,
-    Accept = 25,
-    Accept4 = 26,
-    Connect = 27,
-    TcpState = 28,
-    Packet = 29,
-}
-
-impl RecordKind {
-    pub const ALL: [RecordKind; 29] = [
-        Self::Exec,
-        Self::Fork,
-        Self::Exit,
-        Self::Clone,
-        Self::Clone3,
-        Self::Unshare,
-        Self::Setns,
-        Self::Prctl,
-        Self::Seccomp,
-        Self::Capset,
-        Self::Mount,
-        Self::Umount,
-        Self::PivotRoot,
-        Self::Chroot,
-        Self::Openat,
-        Self::Openat2,
-        Self::Mkdir,
-        Self::Mkdirat,
-        Self::FileIo,
-        Self::CgroupAttach,
-        Self::CgroupMkdir,
-        Self::Socket,
-        Self::Bind,
-        Self::Listen,
-        Self::Accept,
-        Self::Accept4,
-        Self::Connect,
-        Self::TcpState,
-        Self::Packet,
-    ];
-
-    pub fn from_raw(raw: u16) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| *k as u16 == raw)
-    }
-}
+pub const GROUPS_MAX: usize = 64;
+pub const SET_TID_MAX: usize = 32;
 
 /// `enum bf_counter`: indexes of the per-CPU counters map.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -105,9 +34,15 @@ pub struct Header {
     pub pid_ns: u32,
     pub mnt_ns: u32,
     pub net_ns: u32,
+    pub uts_ns: u32,
+    pub ipc_ns: u32,
+    pub user_ns: u32,
+    pub cgroup_ns: u32,
+    pub time_ns: u32,
     pub kind: u16,
     pub len: u16,
     pub comm: [u8; COMM_LEN],
+    pub _pad: u32,
 }
 
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -167,6 +102,70 @@ pub struct Mount {
     pub target: [u8; PATH_LEN],
     pub fstype: [u8; MOUNT_FSTYPE_LEN],
     pub data: [u8; PATH_LEN],
+}
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct StrPair {
+    pub h: Header,
+    pub ret: i64,
+    pub args: [u64; 3],
+    pub first: [u8; PATH_LEN],
+    pub second: [u8; PATH_LEN],
+}
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct MountSetattr {
+    pub h: Header,
+    pub ret: i64,
+    pub dirfd: i32,
+    pub flags: u32,
+    pub attr_set: u64,
+    pub attr_clr: u64,
+    pub propagation: u64,
+    pub userns_fd: u64,
+    pub size: u32,
+    pub _pad: u32,
+    pub path: [u8; PATH_LEN],
+}
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct Groups {
+    pub h: Header,
+    pub ret: i64,
+    pub size: u32,
+    pub count: u32,
+    pub gids: [u32; GROUPS_MAX],
+}
+
+impl Groups {
+    /// The gids read (at most [`GROUPS_MAX`], however many `count` claims).
+    pub fn gids(&self) -> &[u32] {
+        &self.gids[..(self.count as usize).min(GROUPS_MAX)]
+    }
+}
+
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+#[repr(C)]
+pub struct Clone3 {
+    pub h: Header,
+    pub ret: i64,
+    pub flags: u64,
+    pub exit_signal: u32,
+    pub cgroup_fd: i32,
+    pub cgroup_id: u64,
+    pub set_tid_len: u32,
+    pub _pad: u32,
+    pub set_tid: [u32; SET_TID_MAX],
+}
+
+impl Clone3 {
+    /// The pids of set_tid read (at most [`SET_TID_MAX`], however many `set_tid_len` claims).
+    pub fn set_tid(&self) -> &[u32] {
+        &self.set_tid[..(self.set_tid_len as usize).min(SET_TID_MAX)]
+    }
 }
 
 #[derive(Clone, Copy, Debug, Pod, Zeroable)]
@@ -254,22 +253,6 @@ pub struct Packet {
     pub payload: [u8; PAYLOAD_LEN],
 }
 
-/// A record read from the ring buffer.
-#[derive(Clone, Debug)]
-pub enum Record {
-    Exec(Box<Exec>),
-    Fork(Fork),
-    Exit(Exit),
-    Args(Args),
-    Path(Box<PathRec>),
-    Mount(Box<Mount>),
-    SockAddr(Box<SockAddrRec>),
-    FileIo(FileIo),
-    Cgroup(Box<Cgroup>),
-    TcpState(TcpState),
-    Packet(Box<Packet>),
-}
-
 /// Why bytes from the ring buffer are not a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AbiError {
@@ -304,57 +287,149 @@ fn read<T: Pod>(bytes: &[u8], min: usize) -> Result<T, AbiError> {
     Ok(v)
 }
 
-impl Record {
-    /// The common header.
-    pub fn header(&self) -> &Header {
-        match self {
-            Self::Exec(r) => &r.h,
-            Self::Fork(r) => &r.h,
-            Self::Exit(r) => &r.h,
-            Self::Args(r) => &r.h,
-            Self::Path(r) => &r.h,
-            Self::Mount(r) => &r.h,
-            Self::SockAddr(r) => &r.h,
-            Self::FileIo(r) => &r.h,
-            Self::Cgroup(r) => &r.h,
-            Self::TcpState(r) => &r.h,
-            Self::Packet(r) => &r.h,
-        }
-    }
+/// A record struct as read from the ring buffer: how many of its bytes must be present.
+trait Shape: Pod {
+    /// Fixed records are written whole; the ones ending in a string, up to its end.
+    const MIN_LEN: usize = size_of::<Self>();
+}
 
-    pub fn parse(bytes: &[u8]) -> Result<(RecordKind, Self), AbiError> {
-        let header: Header = read(bytes, size_of::<Header>())?;
-        let kind = RecordKind::from_raw(header.kind).ok_or(AbiError::UnknownKind(header.kind))?;
-        use RecordKind as K;
-        let rec = match kind {
-            K::Exec => Self::Exec(Box::new(read(bytes, size_of::<Exec>())?)),
-            K::Fork => Self::Fork(read(bytes, size_of::<Fork>())?),
-            K::Exit => Self::Exit(read(bytes, size_of::<Exit>())?),
-            K::Clone
-            | K::Clone3
-            | K::Unshare
-            | K::Setns
-            | K::Prctl
-            | K::Seccomp
-            | K::Capset
-            | K::Socket
-            | K::Listen => Self::Args(read(bytes, size_of::<Args>())?),
-            K::Openat | K::Openat2 | K::Mkdir | K::Mkdirat | K::Chroot | K::Umount => {
-                Self::Path(Box::new(read(bytes, std::mem::offset_of!(PathRec, path))?))
-            }
-            K::Mount | K::PivotRoot => Self::Mount(Box::new(read(bytes, size_of::<Mount>())?)),
-            K::Bind | K::Connect | K::Accept | K::Accept4 => {
-                Self::SockAddr(Box::new(read(bytes, size_of::<SockAddrRec>())?))
-            }
-            K::FileIo => Self::FileIo(read(bytes, size_of::<FileIo>())?),
-            K::CgroupAttach | K::CgroupMkdir => {
-                Self::Cgroup(Box::new(read(bytes, std::mem::offset_of!(Cgroup, path))?))
-            }
-            K::TcpState => Self::TcpState(read(bytes, size_of::<TcpState>())?),
-            K::Packet => Self::Packet(Box::new(read(bytes, size_of::<Packet>())?)),
-        };
-        Ok((kind, rec))
+macro_rules! shapes {
+    ($($shape:ty $(: up to $field:ident)?),* $(,)?) => {$(
+        impl Shape for $shape {
+            $(const MIN_LEN: usize = std::mem::offset_of!($shape, $field);)?
+        }
+    )*};
+}
+
+shapes!(
+    Exec, Fork, Exit, Args, PathRec: up to path, Mount, StrPair, MountSetattr, Groups, Clone3,
+    SockAddrRec, FileIo, Cgroup: up to path, TcpState, Packet,
+);
+
+/// A variant's payload: a record struct, or a boxed one (for the large).
+trait Payload: Sized {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, AbiError>;
+}
+
+impl<T: Shape> Payload for Box<T> {
+    fn from_bytes(bytes: &[u8]) -> Result<Self, AbiError> {
+        read::<T>(bytes, T::MIN_LEN).map(Box::new)
     }
+}
+
+macro_rules! inline_payload {
+    ($($shape:ty),*) => {$(
+        impl Payload for $shape {
+            fn from_bytes(bytes: &[u8]) -> Result<Self, AbiError> {
+                read::<$shape>(bytes, <$shape as Shape>::MIN_LEN)
+            }
+        }
+    )*};
+}
+
+inline_payload!(Fork, Exit, Args, FileIo, TcpState);
+
+/// The table of record kinds: `enum bf_kind`'s name and number, and the struct the kernel
+/// writes it in. It makes [`RecordKind`] and [`Record`] (one variant per kind, so that
+/// whoever turns records into events matches every kind by name, never a shape).
+macro_rules! records {
+    ($($kind:ident = $raw:literal => $payload:ty),* $(,)?) => {
+        /// `enum bf_kind`: what a record is (the in-flight-only `BF_READ`/`BF_WRITE` are
+        /// never emitted and have no kind here).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(u16)]
+        pub enum RecordKind {
+            $($kind = $raw),*
+        }
+
+        impl RecordKind {
+            pub const ALL: &'static [RecordKind] = &[$(Self::$kind),*];
+
+            pub fn from_raw(raw: u16) -> Option<Self> {
+                match raw {
+                    $($raw => Some(Self::$kind),)*
+                    _ => None,
+                }
+            }
+        }
+
+        /// A record read from the ring buffer, by kind.
+        #[derive(Clone, Debug)]
+        pub enum Record {
+            $($kind($payload)),*
+        }
+
+        impl Record {
+            pub fn kind(&self) -> RecordKind {
+                match self {
+                    $(Self::$kind(_) => RecordKind::$kind),*
+                }
+            }
+
+            /// The common header.
+            pub fn header(&self) -> &Header {
+                match self {
+                    $(Self::$kind(r) => &r.h),*
+                }
+            }
+
+            /// Copies a record out of the ring buffer's bytes.
+            pub fn parse(bytes: &[u8]) -> Result<Self, AbiError> {
+                let header: Header = read(bytes, size_of::<Header>())?;
+                match header.kind {
+                    $($raw => Ok(Self::$kind(<$payload>::from_bytes(bytes)?)),)*
+                    other => Err(AbiError::UnknownKind(other)),
+                }
+            }
+        }
+    };
+}
+
+records! {
+    Exec = 1 => Box<Exec>,
+    Fork = 2 => Fork,
+    Exit = 3 => Exit,
+    Clone = 4 => Args,
+    Clone3 = 5 => Box<Clone3>,
+    Unshare = 6 => Args,
+    Setns = 7 => Args,
+    Prctl = 8 => Args,
+    Seccomp = 9 => Args,
+    Capset = 10 => Args,
+    Mount = 11 => Box<Mount>,
+    Umount = 12 => Box<PathRec>,
+    PivotRoot = 13 => Box<Mount>,
+    Chroot = 14 => Box<PathRec>,
+    Openat = 15 => Box<PathRec>,
+    Openat2 = 16 => Box<PathRec>,
+    Mkdir = 17 => Box<PathRec>,
+    Mkdirat = 18 => Box<PathRec>,
+    FileIo = 19 => FileIo,
+    CgroupAttach = 20 => Box<Cgroup>,
+    CgroupMkdir = 21 => Box<Cgroup>,
+    Socket = 22 => Args,
+    Bind = 23 => Box<SockAddrRec>,
+    Listen = 24 => Args,
+    Accept = 25 => Box<SockAddrRec>,
+    Accept4 = 26 => Box<SockAddrRec>,
+    Connect = 27 => Box<SockAddrRec>,
+    TcpState = 28 => TcpState,
+    Packet = 29 => Box<Packet>,
+    OpenTree = 32 => Box<PathRec>,
+    MoveMount = 33 => Box<StrPair>,
+    Fsopen = 34 => Box<PathRec>,
+    Fsconfig = 35 => Box<StrPair>,
+    Fsmount = 36 => Args,
+    Fspick = 37 => Box<PathRec>,
+    MountSetattr = 38 => Box<MountSetattr>,
+    Execveat = 39 => Box<PathRec>,
+    Chdir = 40 => Box<PathRec>,
+    Fchdir = 41 => Args,
+    Umask = 42 => Args,
+    Sethostname = 43 => Box<PathRec>,
+    Setuid = 44 => Args,
+    Setgid = 45 => Args,
+    Setgroups = 46 => Box<Groups>,
 }
 
 /// The bytes of a NUL-terminated C string in a fixed buffer, lossily as UTF-8.
@@ -388,12 +463,44 @@ mod tests {
         r.ret = 3;
         r.path[..4].copy_from_slice(b"/etc");
         let n = std::mem::offset_of!(PathRec, path) + 5;
-        let (kind, rec) = Record::parse(&bytemuck::bytes_of(&r)[..n]).unwrap();
-        assert_eq!(kind, RecordKind::Openat);
-        let Record::Path(p) = rec else {
-            panic!("not a path record")
+        let rec = Record::parse(&bytemuck::bytes_of(&r)[..n]).unwrap();
+        assert_eq!(rec.kind(), RecordKind::Openat);
+        let Record::Openat(p) = rec else {
+            panic!("not an openat record")
         };
         assert_eq!(c_str(&p.path), "/etc");
         assert_eq!(p.ret, 3);
+    }
+
+    #[test]
+    fn every_kind_parses_into_its_own_variant() {
+        for &kind in RecordKind::ALL {
+            let mut bytes = vec![0u8; 2048];
+            let mut h = Header::zeroed();
+            h.kind = kind as u16;
+            bytes[..size_of::<Header>()].copy_from_slice(bytemuck::bytes_of(&h));
+            let rec = Record::parse(&bytes).unwrap();
+            assert_eq!(rec.kind(), kind);
+            assert_eq!(RecordKind::from_raw(kind as u16), Some(kind));
+        }
+    }
+
+    #[test]
+    fn counts_from_the_kernel_are_bounded() {
+        let mut g = Groups::zeroed();
+        g.count = 10_000;
+        assert_eq!(g.gids().len(), GROUPS_MAX);
+        let mut c = Clone3::zeroed();
+        c.set_tid_len = u32::MAX;
+        assert_eq!(c.set_tid().len(), SET_TID_MAX);
+    }
+
+    #[test]
+    fn a_fixed_record_cut_short_is_an_error() {
+        let mut r = Clone3::zeroed();
+        r.h.kind = RecordKind::Clone3 as u16;
+        let bytes = bytemuck::bytes_of(&r);
+        assert!(Record::parse(&bytes[..bytes.len() - 1]).is_err());
+        assert!(Record::parse(bytes).is_ok());
     }
 }

@@ -16,6 +16,7 @@
  */
 #include "vmlinux_min.h"
 #include "beefine_abi.h"
+#include "bf_syscalls.h"
 
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
@@ -27,6 +28,18 @@ const volatile __u8 bf_trace_all = 0;
 const volatile __u32 bf_self_tgid = 0;
 
 #define AT_FDCWD -100
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#define CGROUP2_SUPER_MAGIC 0x63677270
+/* fsconfig commands whose key, and whose value, is a string. */
+#define FSCONFIG_SET_STRING 1
+#define FSCONFIG_SET_PATH 3
+#define FSCONFIG_SET_PATH_EMPTY 4
+#define FSCONFIG_SET_FD 5
+/* struct mount_attr, version 0 (the only one). */
+#define MOUNT_ATTR_SIZE_VER0 32
+/* struct clone_args up to set_tid_size (version 1) and up to cgroup (version 2). */
+#define CLONE_ARGS_SIZE_VER1 80
+#define CLONE_ARGS_SIZE_VER2 88
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -111,6 +124,9 @@ static __always_inline bool tgid_tracked(__u32 tgid)
 	return bpf_map_lookup_elem(&BF_TRACKED, &tgid) != 0;
 }
 
+/* The inode of a namespace, or 0 when this kernel has no such namespace type. */
+#define NS_INUM(ns_ptr) (bpf_core_field_exists((ns_ptr)->ns) ? (ns_ptr)->ns.inum : 0)
+
 /*
  * The header of every record. Everything but the pid namespace is read through the BTF
  * pointer of the current task (plain loads, no helper calls: on a virtual machine each
@@ -139,11 +155,27 @@ static __always_inline void fill_header_with(struct bf_header *h, __u16 kind, __
 	h->pid = (__u32)id;
 	h->tgid = id >> 32;
 	h->pid_ns = pid_ns;
-	h->mnt_ns = nsp ? nsp->mnt_ns->ns.inum : 0;
-	h->net_ns = nsp ? nsp->net_ns->ns.inum : 0;
+	if (nsp) {
+		h->mnt_ns = nsp->mnt_ns->ns.inum;
+		h->net_ns = nsp->net_ns->ns.inum;
+		h->uts_ns = nsp->uts_ns->ns.inum;
+		h->ipc_ns = nsp->ipc_ns->ns.inum;
+		h->cgroup_ns = NS_INUM(nsp->cgroup_ns);
+		h->time_ns = bpf_core_field_exists(nsp->time_ns) ? NS_INUM(nsp->time_ns) : 0;
+	} else {
+		/* A task past exit_task_namespaces(). */
+		h->mnt_ns = 0;
+		h->net_ns = 0;
+		h->uts_ns = 0;
+		h->ipc_ns = 0;
+		h->cgroup_ns = 0;
+		h->time_ns = 0;
+	}
+	h->user_ns = btf_task->cred->user_ns->ns.inum;
 	h->kind = kind;
 	h->len = len;
 	__builtin_memcpy(h->comm, btf_task->comm, sizeof(h->comm));
+	h->_pad = 0;
 }
 
 static __always_inline void fill_header(struct bf_header *h, __u16 kind, __u16 len, __u64 ts)
@@ -188,44 +220,52 @@ static __always_inline void *scratch(void)
 
 /* ---- Syscall pairing ------------------------------------------------------------------ */
 
-/* x86-64 syscall numbers of what is recorded; BF_READ/BF_WRITE are summed, not emitted. */
+/* What a syscall is recorded as (0: not recorded), from this architecture's table. */
+#define BF_SYSCALL_CASE(nr, kind, name)                                                  \
+	case nr:                                                                         \
+		return kind;
+
 static __always_inline __u32 syscall_kind(long nr)
 {
 	switch (nr) {
-	case 0:   /* read */
-	case 17:  /* pread64 */
-	case 19:  /* readv */
-		return BF_READ;
-	case 1:   /* write */
-	case 18:  /* pwrite64 */
-	case 20:  /* writev */
-		return BF_WRITE;
-	case 41:  return BF_SOCKET;
-	case 42:  return BF_CONNECT;
-	case 43:  return BF_ACCEPT;
-	case 49:  return BF_BIND;
-	case 50:  return BF_LISTEN;
-	case 56:  return BF_CLONE;
-	case 83:  return BF_MKDIR;
-	case 126: return BF_CAPSET;
-	case 155: return BF_PIVOT_ROOT;
-	case 157: return BF_PRCTL;
-	case 161: return BF_CHROOT;
-	case 165: return BF_MOUNT;
-	case 166: return BF_UMOUNT;
-	case 257: return BF_OPENAT;
-	case 258: return BF_MKDIRAT;
-	case 272: return BF_UNSHARE;
-	case 288: return BF_ACCEPT4;
-	case 308: return BF_SETNS;
-	case 317: return BF_SECCOMP;
-	case 435: return BF_CLONE3;
-	case 437: return BF_OPENAT2;
-	default:  return 0;
+		BF_SYSCALLS(BF_SYSCALL_CASE)
+	default:
+		return 0;
 	}
 }
 
-#define NR_CLOSE 3
+/*
+ * The architecture's syscall registers: the number at the exit, the first argument, and all
+ * six at the entry (a syscall's arguments are not yet clobbered when sys_enter runs).
+ */
+#if defined(__TARGET_ARCH_x86)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, di)
+
+static __always_inline int syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	/* The argument registers r10 … di are contiguous in x86-64's pt_regs: one read. */
+	unsigned long r[8];
+	if (bpf_probe_read_kernel(r, sizeof(r), &regs->r10))
+		return -1;
+	args[0] = r[7]; /* di */
+	args[1] = r[6]; /* si */
+	args[2] = r[5]; /* dx */
+	args[3] = r[0]; /* r10 */
+	args[4] = r[2]; /* r8 */
+	args[5] = r[1]; /* r9 */
+	return 0;
+}
+#elif defined(__TARGET_ARCH_arm64)
+#define SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define SYSCALL_ARG0(regs) BPF_CORE_READ(regs, orig_x0)
+
+static __always_inline int syscall_args(struct pt_regs *regs, __u64 *args)
+{
+	/* x0 … x5, contiguous: one read. */
+	return bpf_probe_read_kernel(args, 6 * sizeof(__u64), &regs->regs[0]);
+}
+#endif
 
 /* close: the summary of the fd, if it was read or written, goes out now. */
 static __always_inline void flush_fd(__u32 tgid, int fd)
@@ -254,14 +294,14 @@ int on_sys_enter(unsigned long long *ctx)
 {
 	long nr = ctx[1];
 	__u32 kind = syscall_kind(nr);
-	if (!kind && nr != NR_CLOSE)
+	if (!kind && nr != BF_NR_CLOSE)
 		return 0;
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!tgid_tracked(id >> 32))
 		return 0;
 	struct pt_regs *regs = (struct pt_regs *)ctx[0];
-	if (nr == NR_CLOSE) {
-		flush_fd(id >> 32, BPF_CORE_READ(regs, di));
+	if (nr == BF_NR_CLOSE) {
+		flush_fd(id >> 32, SYSCALL_ARG0(regs));
 		return 0;
 	}
 	struct bf_task *t = bpf_task_storage_get(&BF_TASK, bpf_get_current_task_btf(), 0,
@@ -270,18 +310,10 @@ int on_sys_enter(unsigned long long *ctx)
 		count(BF_COUNTER_INFLIGHT_FULL);
 		return 0;
 	}
-	/* The argument registers r10 … di are contiguous in x86-64's pt_regs: one read. */
-	unsigned long r[8];
-	if (bpf_probe_read_kernel(r, sizeof(r), &regs->r10))
+	if (syscall_args(regs, t->args))
 		return 0;
 	t->ts_nanos = bpf_ktime_get_boot_ns();
 	t->kind = kind;
-	t->args[0] = r[7]; /* di */
-	t->args[1] = r[6]; /* si */
-	t->args[2] = r[5]; /* dx */
-	t->args[3] = r[0]; /* r10 */
-	t->args[4] = r[2]; /* r8 */
-	t->args[5] = r[1]; /* r9 */
 	return 0;
 }
 
@@ -312,12 +344,7 @@ static __always_inline void emit_args(long ret, __u32 kind, struct bf_inflight *
 	fill_header_with(&rec->h, kind, sizeof(*rec), in->ts_nanos, t);
 	rec->ret = ret;
 	__builtin_memcpy(rec->args, in->args, sizeof(rec->args));
-	if (kind == BF_CLONE3) {
-		/* struct clone_args starts with the u64 flags. */
-		__u64 flags = 0;
-		bpf_probe_read_user(&flags, sizeof(flags), (void *)in->args[0]);
-		rec->args[0] = flags;
-	} else if (kind == BF_CAPSET) {
+	if (kind == BF_CAPSET) {
 		/* Two struct __user_cap_data_struct { effective, permitted, inheritable }. */
 		__u32 data[6] = {};
 		bpf_probe_read_user(data, sizeof(data), (void *)in->args[1]);
@@ -342,19 +369,43 @@ static __always_inline void emit_path(long ret, __u32 kind, struct bf_inflight *
 	rec->args[2] = in->args[2];
 	rec->args[3] = in->args[3];
 	rec->_pad = 0;
-	/* Which argument is the path: mkdir, chroot and umount2 take it first. */
-	__u64 path = in->args[1];
-	if (kind == BF_MKDIR || kind == BF_CHROOT || kind == BF_UMOUNT)
-		path = in->args[0];
+	/* Which argument is the string: these take it first, the others second. */
+	__u32 at = 1;
+	if (kind == BF_MKDIR || kind == BF_CHROOT || kind == BF_UMOUNT || kind == BF_FSOPEN ||
+	    kind == BF_CHDIR || kind == BF_SETHOSTNAME)
+		at = 0;
+	__u64 path = at ? in->args[1] : in->args[0];
+	if (at)
+		rec->args[1] = 0;
+	else
+		rec->args[0] = 0;
+	long n;
 	if (kind == BF_OPENAT2) {
-		/* struct open_how { u64 flags; u64 mode; u64 resolve; } */
+		/*
+		 * struct open_how { u64 flags; u64 mode; u64 resolve; }: flags and mode where
+		 * openat has them, resolve (RESOLVE_*) in the path's place.
+		 */
 		__u64 how[3] = {};
 		bpf_probe_read_user(how, sizeof(how), (void *)in->args[2]);
+		rec->args[1] = how[2];
 		rec->args[2] = how[0];
 		rec->args[3] = how[1];
-		rec->args[1] = how[2];
+	} else if (kind == BF_EXECVEAT) {
+		/* execveat(dirfd, path, argv, envp, flags) that failed (see on_exec). */
+		rec->args[2] = in->args[4];
+		rec->args[3] = 0;
 	}
-	long n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)path);
+	if (kind == BF_SETHOSTNAME) {
+		/* sethostname(name, len): `len` bytes, no NUL; more than 64 is EINVAL. */
+		__u64 len = in->args[1] >= 64 ? 64 : in->args[1] & 63;
+		n = -1;
+		if (bpf_probe_read_user(rec->path, len, (void *)path) == 0) {
+			rec->path[len] = 0;
+			n = len + 1;
+		}
+	} else {
+		n = bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)path);
+	}
 	if (n < 0) {
 		rec->path[0] = 0;
 		n = 1;
@@ -365,6 +416,149 @@ static __always_inline void emit_path(long ret, __u32 kind, struct bf_inflight *
 		len = sizeof(struct bf_path);
 	fill_header_with(&rec->h, kind, len, in->ts_nanos, t);
 	output(rec, len);
+}
+
+/* ---- Two strings: move_mount and fsconfig -------------------------------------------- */
+
+static __always_inline void emit_str_pair(long ret, __u32 kind, struct bf_inflight *in,
+					  struct bf_task *t)
+{
+	struct bf_str_pair *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return;
+	fill_header_with(&rec->h, kind, sizeof(*rec), in->ts_nanos, t);
+	rec->ret = ret;
+	rec->first[0] = 0;
+	rec->second[0] = 0;
+	if (kind == BF_MOVE_MOUNT) {
+		/* move_mount(from_dirfd, from_path, to_dirfd, to_path, flags) */
+		rec->args[0] = in->args[0];
+		rec->args[1] = in->args[2];
+		rec->args[2] = in->args[4];
+		bpf_probe_read_user_str(rec->first, sizeof(rec->first), (void *)in->args[1]);
+		bpf_probe_read_user_str(rec->second, sizeof(rec->second), (void *)in->args[3]);
+	} else {
+		/* fsconfig(fd, cmd, key, value, aux) */
+		__u64 cmd = in->args[1];
+		rec->args[0] = in->args[0];
+		rec->args[1] = cmd;
+		rec->args[2] = in->args[4];
+		if (cmd <= FSCONFIG_SET_FD && in->args[2])
+			bpf_probe_read_user_str(rec->first, sizeof(rec->first), (void *)in->args[2]);
+		if ((cmd == FSCONFIG_SET_STRING || cmd == FSCONFIG_SET_PATH ||
+		     cmd == FSCONFIG_SET_PATH_EMPTY) &&
+		    in->args[3])
+			bpf_probe_read_user_str(rec->second, sizeof(rec->second),
+						(void *)in->args[3]);
+	}
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* ---- mount_setattr ------------------------------------------------------------------- */
+
+static __always_inline void emit_mount_setattr(long ret, struct bf_inflight *in,
+					       struct bf_task *t)
+{
+	struct bf_mount_setattr *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return;
+	fill_header_with(&rec->h, BF_MOUNT_SETATTR, sizeof(*rec), in->ts_nanos, t);
+	/* mount_setattr(dirfd, path, flags, struct mount_attr *attr, size) */
+	rec->ret = ret;
+	rec->dirfd = in->args[0];
+	rec->flags = in->args[2];
+	rec->size = in->args[4];
+	rec->_pad = 0;
+	__u64 attr[4] = {};
+	if (in->args[4] >= MOUNT_ATTR_SIZE_VER0)
+		bpf_probe_read_user(attr, sizeof(attr), (void *)in->args[3]);
+	rec->attr_set = attr[0];
+	rec->attr_clr = attr[1];
+	rec->propagation = attr[2];
+	rec->userns_fd = attr[3];
+	if (bpf_probe_read_user_str(rec->path, sizeof(rec->path), (void *)in->args[1]) < 0)
+		rec->path[0] = 0;
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* ---- setgroups ----------------------------------------------------------------------- */
+
+static __always_inline void emit_groups(long ret, struct bf_inflight *in, struct bf_task *t)
+{
+	struct bf_groups *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return;
+	fill_header_with(&rec->h, BF_SETGROUPS, sizeof(*rec), in->ts_nanos, t);
+	/* setgroups(int size, gid_t *list) */
+	rec->ret = ret;
+	rec->size = in->args[0];
+	/* Masked, not only compared: the verifier then knows the read stays in `gids`. */
+	__u32 n = in->args[0] >= BF_GROUPS_MAX ? BF_GROUPS_MAX : in->args[0] & (BF_GROUPS_MAX - 1);
+	__builtin_memset(rec->gids, 0, sizeof(rec->gids));
+	if (n && bpf_probe_read_user(rec->gids, n * sizeof(__u32), (void *)in->args[1]))
+		n = 0;
+	rec->count = n;
+	bpf_ringbuf_submit(rec, wakeup_flags());
+}
+
+/* ---- clone3 -------------------------------------------------------------------------- */
+
+/*
+ * The cgroup v2 id of the directory that `fd` of the current task names: its file's inode
+ * is a kernfs node on a cgroup2 superblock, whose id is the cgroup's. 0 for anything else.
+ */
+static __always_inline __u64 cgroup_id_of_fd(int fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return 0;
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *file = 0;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return 0;
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != CGROUP2_SUPER_MAGIC)
+		return 0;
+	struct kernfs_node *kn = BPF_CORE_READ(inode, i_private);
+	return BPF_CORE_READ(kn, id);
+}
+
+static __always_inline void emit_clone3(long ret, struct bf_inflight *in, struct bf_task *t)
+{
+	struct bf_clone3 *rec = reserve(sizeof(*rec));
+	if (!rec)
+		return;
+	fill_header_with(&rec->h, BF_CLONE3, sizeof(*rec), in->ts_nanos, t);
+	/* clone3(struct clone_args *args, size): as much of the struct as the caller passed. */
+	struct {
+		__u64 flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls;
+		__u64 set_tid, set_tid_size, cgroup;
+	} ca = {};
+	__u64 size = in->args[1];
+	if (size >= CLONE_ARGS_SIZE_VER2)
+		bpf_probe_read_user(&ca, CLONE_ARGS_SIZE_VER2, (void *)in->args[0]);
+	else if (size >= CLONE_ARGS_SIZE_VER1)
+		bpf_probe_read_user(&ca, CLONE_ARGS_SIZE_VER1, (void *)in->args[0]);
+	else
+		bpf_probe_read_user(&ca, 64, (void *)in->args[0]);
+	rec->ret = ret;
+	rec->flags = ca.flags;
+	rec->exit_signal = ca.exit_signal;
+	rec->cgroup_fd = -1;
+	rec->cgroup_id = 0;
+	if (ca.flags & CLONE_INTO_CGROUP) {
+		rec->cgroup_fd = ca.cgroup;
+		rec->cgroup_id = cgroup_id_of_fd(ca.cgroup);
+	}
+	__u32 n = ca.set_tid_size >= BF_SET_TID_MAX ? BF_SET_TID_MAX
+						    : ca.set_tid_size & (BF_SET_TID_MAX - 1);
+	__builtin_memset(rec->set_tid, 0, sizeof(rec->set_tid));
+	if (n && bpf_probe_read_user(rec->set_tid, n * sizeof(__u32), (void *)ca.set_tid))
+		n = 0;
+	rec->set_tid_len = n;
+	rec->_pad = 0;
+	bpf_ringbuf_submit(rec, wakeup_flags());
 }
 
 /* ---- mount and pivot_root ------------------------------------------------------------ */
@@ -459,7 +653,7 @@ int on_sys_exit(unsigned long long *ctx)
 {
 	struct pt_regs *regs = (struct pt_regs *)ctx[0];
 	long ret = ctx[1];
-	__u32 kind = syscall_kind(BPF_CORE_READ(regs, orig_ax));
+	__u32 kind = syscall_kind(SYSCALL_NR(regs));
 	if (!kind)
 		return 0;
 	struct bf_inflight in;
@@ -477,7 +671,26 @@ int on_sys_exit(unsigned long long *ctx)
 	case BF_MKDIRAT:
 	case BF_CHROOT:
 	case BF_UMOUNT:
+	case BF_OPEN_TREE:
+	case BF_FSOPEN:
+	case BF_FSPICK:
+	case BF_EXECVEAT:
+	case BF_CHDIR:
+	case BF_SETHOSTNAME:
 		emit_path(ret, kind, &in, t);
+		break;
+	case BF_MOVE_MOUNT:
+	case BF_FSCONFIG:
+		emit_str_pair(ret, kind, &in, t);
+		break;
+	case BF_MOUNT_SETATTR:
+		emit_mount_setattr(ret, &in, t);
+		break;
+	case BF_SETGROUPS:
+		emit_groups(ret, &in, t);
+		break;
+	case BF_CLONE3:
+		emit_clone3(ret, &in, t);
 		break;
 	case BF_MOUNT:
 	case BF_PIVOT_ROOT:
@@ -498,12 +711,76 @@ int on_sys_exit(unsigned long long *ctx)
 
 /* ---- Processes ----------------------------------------------------------------------- */
 
+/* The number of decimal digits of a non-negative int. */
+static __always_inline __u32 digits(int v)
+{
+	return v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5
+		: v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
+}
+
+/*
+ * A successful execveat ends here, not at sys_exit: its exit is reported as execve's on
+ * x86-64 (the new program's registers pretend it came from execve) and as no syscall at all
+ * on arm64. So it is emitted now, before the exec it caused, with result 0; a failed one
+ * still ends at sys_exit with its own number.
+ *
+ * The caller's memory is gone by now, and reading the path at the entry fails whenever its
+ * page is not mapped yet (a fork's child has not touched its .rodata). The path comes from
+ * the name the kernel built instead: the path as given when it is absolute or dirfd is
+ * AT_FDCWD, else "/dev/fd/DIRFD/PATH" ("/dev/fd/DIRFD" for an empty one), whose prefix is
+ * taken off here.
+ */
+static __always_inline void emit_execveat_done(struct trace_event_raw_sched_process_exec *ctx,
+					       struct bf_inflight *in, struct bf_task *t)
+{
+	struct bf_path *rec = scratch();
+	if (!rec)
+		return;
+	int dirfd = in->args[0];
+	rec->ret = 0;
+	rec->args[0] = in->args[0];
+	rec->args[1] = 0;
+	rec->args[2] = in->args[4];
+	rec->args[3] = 0;
+	rec->_pad = 0;
+	__u32 loc = BPF_CORE_READ(ctx, __data_loc_filename);
+	const char *name = (const char *)ctx + (loc & 0xFFFF);
+	__u32 skip = 0;
+	__u64 head = 0;
+	/* "/dev/fd/", read as one big-endian word. */
+	if (dirfd >= 0 && bpf_probe_read_kernel(&head, sizeof(head), name) == 0 &&
+	    bpf_be64_to_cpu(head) == 0x2f6465762f66642fULL) {
+		skip = sizeof(head) + digits(dirfd);
+		char slash = 0;
+		bpf_probe_read_kernel(&slash, 1, name + skip);
+		if (slash == '/')
+			skip++;
+	}
+	long n = bpf_probe_read_kernel_str(rec->path, sizeof(rec->path), name + (skip & 31));
+	if (n < 0) {
+		rec->path[0] = 0;
+		n = 1;
+	}
+	rec->path_len = n;
+	__u64 len = __builtin_offsetof(struct bf_path, path) + (n & (BF_PATH_LEN - 1));
+	if (n >= BF_PATH_LEN)
+		len = sizeof(struct bf_path);
+	fill_header_with(&rec->h, BF_EXECVEAT, len, in->ts_nanos, t);
+	output(rec, len);
+}
+
 SEC("tracepoint/sched/sched_process_exec")
 int on_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	if (!tgid_tracked(id >> 32))
 		return 0;
+	struct bf_task *t = bpf_task_storage_get(&BF_TASK, bpf_get_current_task_btf(), 0, 0);
+	if (t && t->kind == BF_EXECVEAT) {
+		struct bf_inflight in;
+		if (take(BF_EXECVEAT, &in))
+			emit_execveat_done(ctx, &in, t);
+	}
 	struct bf_exec *rec = reserve(sizeof(*rec));
 	if (!rec)
 		return 0;

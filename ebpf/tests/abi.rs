@@ -19,7 +19,8 @@ fn layout() -> Vec<(String, usize)> {
     }
     check!("bf_header", Header, ["ts_nanos" => ts_nanos, "cgroup_id" => cgroup_id, "pid" => pid,
         "tgid" => tgid, "pid_ns" => pid_ns, "mnt_ns" => mnt_ns, "net_ns" => net_ns,
-        "kind" => kind, "len" => len, "comm" => comm]);
+        "uts_ns" => uts_ns, "ipc_ns" => ipc_ns, "user_ns" => user_ns, "cgroup_ns" => cgroup_ns,
+        "time_ns" => time_ns, "kind" => kind, "len" => len, "comm" => comm, "_pad" => _pad]);
     check!("bf_exec", Exec, ["filename_len" => filename_len, "argv_len" => argv_len,
         "filename" => filename, "argv" => argv]);
     check!("bf_fork", Fork, ["parent_pid" => parent_pid, "parent_tgid" => parent_tgid,
@@ -30,6 +31,16 @@ fn layout() -> Vec<(String, usize)> {
         "path" => path]);
     check!("bf_mount", Mount, ["ret" => ret, "flags" => flags, "source" => source,
         "target" => target, "fstype" => fstype, "data" => data]);
+    check!("bf_str_pair", StrPair, ["ret" => ret, "args" => args, "first" => first,
+        "second" => second]);
+    check!("bf_mount_setattr", MountSetattr, ["ret" => ret, "dirfd" => dirfd, "flags" => flags,
+        "attr_set" => attr_set, "attr_clr" => attr_clr, "propagation" => propagation,
+        "userns_fd" => userns_fd, "size" => size, "path" => path]);
+    check!("bf_groups", Groups, ["ret" => ret, "size" => size, "count" => count,
+        "gids" => gids]);
+    check!("bf_clone3", Clone3, ["ret" => ret, "flags" => flags, "exit_signal" => exit_signal,
+        "cgroup_fd" => cgroup_fd, "cgroup_id" => cgroup_id, "set_tid_len" => set_tid_len,
+        "set_tid" => set_tid]);
     check!("bf_sockaddr", SockAddrRec, ["ret" => ret, "fd" => fd, "addr_len" => addr_len,
         "addr" => addr]);
     check!("bf_file_io", FileIo, ["fd" => fd, "reads" => reads, "writes" => writes,
@@ -70,6 +81,8 @@ fn rust_mirror_matches_the_c_header() {
         ("BF_MOUNT_FSTYPE_LEN".into(), MOUNT_FSTYPE_LEN),
         ("BF_SOCKADDR_LEN".into(), SOCKADDR_LEN),
         ("BF_PAYLOAD_LEN".into(), PAYLOAD_LEN),
+        ("BF_GROUPS_MAX".into(), GROUPS_MAX),
+        ("BF_SET_TID_MAX".into(), SET_TID_MAX),
         ("BF_COUNTER_COUNT".into(), COUNTER_COUNT as usize),
         (
             "BF_COUNTER_RINGBUF_FULL".into(),
@@ -78,6 +91,10 @@ fn rust_mirror_matches_the_c_header() {
         (
             "BF_COUNTER_FILEIO_FULL".into(),
             Counter::FileioFull as usize,
+        ),
+        (
+            "BF_COUNTER_INFLIGHT_FULL".into(),
+            Counter::InflightFull as usize,
         ),
     ];
     let kinds: Vec<(String, usize)> = RecordKind::ALL

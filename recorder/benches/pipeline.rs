@@ -121,8 +121,8 @@ fn pipeline(c: &mut Criterion) {
         b.iter(|| {
             let mut strings = Interner::default();
             for bytes in &raw {
-                let (kind, rec) = Record::parse(bytes).unwrap();
-                black_box(convert::to_event(kind, &rec, &mut strings));
+                let rec = Record::parse(bytes).unwrap();
+                black_box(convert::to_event(&rec, &mut strings));
             }
         });
     });
@@ -146,8 +146,8 @@ fn pipeline(c: &mut Criterion) {
                 let mut strings = Interner::default();
                 let mut batch = Vec::with_capacity(2048);
                 for bytes in &raw {
-                    let (kind, rec) = Record::parse(bytes).unwrap();
-                    batch.push(convert::to_event(kind, &rec, &mut strings));
+                    let rec = Record::parse(bytes).unwrap();
+                    batch.extend(convert::to_event(&rec, &mut strings));
                     if batch.len() == 2048 {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(2048));
                         tx.send(SessionMsg::Events(full)).unwrap();

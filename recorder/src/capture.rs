@@ -106,10 +106,10 @@ impl Worker {
                 break;
             };
             match Record::parse(&item) {
-                Ok((kind, rec)) => {
+                Ok(rec) => {
                     drop(item);
                     self.batch
-                        .push(convert::to_event(kind, &rec, &mut self.strings));
+                        .extend(convert::to_event(&rec, &mut self.strings));
                 }
                 Err(_) => {
                     drop(item);

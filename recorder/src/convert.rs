@@ -1,16 +1,13 @@
 //! Raw probe records → session events. Pure: no I/O, unit-tested with hand-made records.
 
-use beefine_schema::{
-    CapsetArgs, CgroupAttachInfo, CgroupMkdirInfo, Clone3Args, ExecArgs, ExitInfo, FileIoSummary,
-    ForkInfo, ListenArgs, PathArgs, PivotRootArgs, PrctlArgs, SeccompArgs, SetnsArgs, SocketArgs,
-    UmountArgs, UnshareArgs,
-};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use beefine_ebpf::abi::{self, Record, RecordKind};
+use beefine_ebpf::abi::{self, Record};
 use beefine_schema::{
-    CloneArgs, Event, EventData, EventHeader, MkdirArgs, MountArgs, Namespaces, OpenArgs,
-    PacketSummary, SockAddr, SockArgs, Str, TcpStateChange,
+    CapsetArgs, CgroupAttachInfo, CgroupMkdirInfo, Clone3Args, CloneArgs, Event, EventData,
+    EventHeader, ExecArgs, ExitInfo, FileIoSummary, ForkInfo, ListenArgs, MkdirArgs, MountArgs,
+    Namespaces, OpenArgs, PacketSummary, PathArgs, PivotRootArgs, PrctlArgs, SeccompArgs,
+    SetnsArgs, SockAddr, SockArgs, SocketArgs, Str, TcpStateChange, UmountArgs, UnshareArgs,
 };
 use rustc_hash::FxHashMap;
 
@@ -54,7 +51,11 @@ fn header(h: &abi::Header, strings: &mut Interner) -> EventHeader {
             pid_ns: h.pid_ns,
             mnt_ns: h.mnt_ns,
             net_ns: h.net_ns,
-            ..Namespaces::default()
+            uts_ns: h.uts_ns,
+            ipc_ns: h.ipc_ns,
+            user_ns: h.user_ns,
+            cgroup_ns: h.cgroup_ns,
+            time_ns: h.time_ns,
         },
     }
 }
@@ -113,27 +114,45 @@ fn argv(bytes: &[u8], strings: &mut Interner) -> Vec<Str> {
         .collect()
 }
 
-/// The event for a record. File I/O summaries carry their fd; the session builder adds the
-/// path the fd was opened with.
+fn open_args(r: &abi::PathRec, strings: &mut Interner) -> OpenArgs {
+    OpenArgs {
+        dirfd: r.args[0] as i32,
+        path: strings.c_str(&r.path),
+        flags: r.args[2],
+        mode: r.args[3] as u32,
+    }
+}
+
+fn sock_args(r: &abi::SockAddrRec, strings: &mut Interner) -> SockArgs {
+    SockArgs {
+        fd: r.fd,
+        addr: sockaddr(&r.addr, r.addr_len as usize, strings),
+    }
+}
+
+fn cgroup_path(r: &abi::Cgroup, strings: &mut Interner) -> Str {
+    strings.c_str(&r.path)
+}
+
+/// The event for a record, matched by kind (every kind has its arm: a new kind does not
+/// compile until it has one). File I/O summaries carry their fd; the session builder adds
+/// the path the fd was opened with. `None` for the kinds that have no event yet (the new
+/// mount API, credentials and the working directory).
 #[expect(
     clippy::too_many_lines,
-    reason = "to become one arm per record kind, matched exhaustively"
+    reason = "one arm per record kind, matched exhaustively, until each kind has its own constructor"
 )]
-pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event {
-    use RecordKind as K;
+pub fn to_event(rec: &Record, strings: &mut Interner) -> Option<Event> {
+    use Record as R;
     let h = header(rec.header(), strings);
     let (result, data) = match rec {
-        Record::Exec(r) => {
+        R::Exec(r) => {
             let n = (r.argv_len as usize).min(r.argv.len());
-            (
-                None,
-                EventData::Exec(ExecArgs {
-                    filename: strings.c_str(&r.filename),
-                    argv: argv(&r.argv[..n], strings),
-                }),
-            )
+            let filename = strings.c_str(&r.filename);
+            let argv = argv(&r.argv[..n], strings);
+            (None, EventData::Exec(ExecArgs { filename, argv }))
         }
-        Record::Fork(r) => (
+        R::Fork(r) => (
             None,
             EventData::Fork(ForkInfo {
                 parent_pid: r.parent_pid,
@@ -142,110 +161,105 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
                 child_tgid: r.child_tgid,
             }),
         ),
-        Record::Exit(r) => (None, EventData::Exit(ExitInfo { code: r.exit_code })),
-        Record::Args(r) => {
-            let a = r.args;
-            let data = match kind {
-                K::Clone => EventData::Clone(CloneArgs { flags: a[0] }),
-                K::Clone3 => EventData::Clone3(Box::new(Clone3Args {
-                    flags: a[0],
-                    exit_signal: 0,
-                    cgroup_fd: -1,
-                    target_cgroup_id: 0,
-                    target_cgroup: None,
-                    set_tid: Vec::new(),
-                })),
-                K::Unshare => EventData::Unshare(UnshareArgs { flags: a[0] }),
-                K::Setns => EventData::Setns(SetnsArgs {
-                    fd: a[0] as i32,
-                    nstype: a[1] as i32,
-                }),
-                K::Prctl => EventData::Prctl(PrctlArgs {
-                    option: a[0] as i32,
-                    arg2: a[1],
-                }),
-                K::Seccomp => EventData::Seccomp(SeccompArgs {
-                    operation: a[0] as u32,
-                    flags: a[1] as u32,
-                }),
-                K::Capset => EventData::Capset(CapsetArgs {
-                    effective: a[0],
-                    permitted: a[1],
-                    inheritable: a[2],
-                }),
-                K::Socket => EventData::Socket(SocketArgs {
-                    family: a[0] as u16,
-                    sock_type: a[1] as u32,
-                    protocol: a[2] as u32,
-                }),
-                _ => EventData::Listen(ListenArgs {
-                    fd: a[0] as i32,
-                    backlog: a[1] as i32,
-                }),
-            };
-            (Some(r.ret), data)
-        }
-        Record::Path(r) => {
-            let path = strings.c_str(&r.path);
-            let a = r.args;
-            let open = |path| OpenArgs {
-                dirfd: a[0] as i32,
-                path,
-                flags: a[2],
-                mode: a[3] as u32,
-            };
-            let data = match kind {
-                K::Openat => EventData::Openat(open(path)),
-                K::Openat2 => EventData::Openat2(open(path)),
-                K::Mkdir => EventData::Mkdir(MkdirArgs {
-                    dirfd: -100,
-                    path,
-                    mode: a[1] as u32,
-                }),
-                K::Mkdirat => EventData::Mkdirat(MkdirArgs {
-                    dirfd: a[0] as i32,
-                    path,
-                    mode: a[2] as u32,
-                }),
-                K::Chroot => EventData::Chroot(PathArgs { path }),
-                _ => EventData::Umount(UmountArgs {
-                    target: path,
-                    flags: a[1] as u32,
-                }),
-            };
-            (Some(r.ret), data)
-        }
-        Record::Mount(r) => {
-            let data = if kind == K::Mount {
-                EventData::Mount(Box::new(MountArgs {
-                    source: strings.c_str(&r.source),
-                    target: strings.c_str(&r.target),
-                    fstype: strings.c_str(&r.fstype),
-                    flags: r.flags,
-                    data: strings.c_str(&r.data),
-                }))
-            } else {
-                EventData::PivotRoot(PivotRootArgs {
-                    new_root: strings.c_str(&r.target),
-                    put_old: strings.c_str(&r.data),
-                })
-            };
-            (Some(r.ret), data)
-        }
-        Record::SockAddr(r) => {
-            let args = SockArgs {
-                fd: r.fd,
-                addr: sockaddr(&r.addr, r.addr_len as usize, strings),
-            };
-            let data = match kind {
-                K::Bind => EventData::Bind(args),
-                K::Connect => EventData::Connect(args),
-                K::Accept => EventData::Accept(args),
-                _ => EventData::Accept4(args),
-            };
-            (Some(r.ret), data)
-        }
-        Record::FileIo(r) => (
+        R::Exit(r) => (None, EventData::Exit(ExitInfo { code: r.exit_code })),
+        R::Clone(r) => (
+            Some(r.ret),
+            EventData::Clone(CloneArgs { flags: r.args[0] }),
+        ),
+        R::Clone3(r) => (
+            Some(r.ret),
+            EventData::Clone3(Box::new(Clone3Args {
+                flags: r.flags,
+                exit_signal: r.exit_signal,
+                cgroup_fd: r.cgroup_fd,
+                target_cgroup_id: r.cgroup_id,
+                target_cgroup: None,
+                set_tid: r.set_tid().to_vec(),
+            })),
+        ),
+        R::Unshare(r) => (
+            Some(r.ret),
+            EventData::Unshare(UnshareArgs { flags: r.args[0] }),
+        ),
+        R::Setns(r) => (
+            Some(r.ret),
+            EventData::Setns(SetnsArgs {
+                fd: r.args[0] as i32,
+                nstype: r.args[1] as i32,
+            }),
+        ),
+        R::Prctl(r) => (
+            Some(r.ret),
+            EventData::Prctl(PrctlArgs {
+                option: r.args[0] as i32,
+                arg2: r.args[1],
+            }),
+        ),
+        R::Seccomp(r) => (
+            Some(r.ret),
+            EventData::Seccomp(SeccompArgs {
+                operation: r.args[0] as u32,
+                flags: r.args[1] as u32,
+            }),
+        ),
+        R::Capset(r) => (
+            Some(r.ret),
+            EventData::Capset(CapsetArgs {
+                effective: r.args[0],
+                permitted: r.args[1],
+                inheritable: r.args[2],
+            }),
+        ),
+        R::Mount(r) => (
+            Some(r.ret),
+            EventData::Mount(Box::new(MountArgs {
+                source: strings.c_str(&r.source),
+                target: strings.c_str(&r.target),
+                fstype: strings.c_str(&r.fstype),
+                flags: r.flags,
+                data: strings.c_str(&r.data),
+            })),
+        ),
+        R::Umount(r) => (
+            Some(r.ret),
+            EventData::Umount(UmountArgs {
+                target: strings.c_str(&r.path),
+                flags: r.args[1] as u32,
+            }),
+        ),
+        R::PivotRoot(r) => (
+            Some(r.ret),
+            EventData::PivotRoot(PivotRootArgs {
+                new_root: strings.c_str(&r.target),
+                put_old: strings.c_str(&r.data),
+            }),
+        ),
+        R::Chroot(r) => (
+            Some(r.ret),
+            EventData::Chroot(PathArgs {
+                path: strings.c_str(&r.path),
+            }),
+        ),
+        R::Openat(r) => (Some(r.ret), EventData::Openat(open_args(r, strings))),
+        // openat2's `resolve` (RESOLVE_*, in args[1]) has no field in the event model.
+        R::Openat2(r) => (Some(r.ret), EventData::Openat2(open_args(r, strings))),
+        R::Mkdir(r) => (
+            Some(r.ret),
+            EventData::Mkdir(MkdirArgs {
+                dirfd: -100,
+                path: strings.c_str(&r.path),
+                mode: r.args[1] as u32,
+            }),
+        ),
+        R::Mkdirat(r) => (
+            Some(r.ret),
+            EventData::Mkdirat(MkdirArgs {
+                dirfd: r.args[0] as i32,
+                path: strings.c_str(&r.path),
+                mode: r.args[2] as u32,
+            }),
+        ),
+        R::FileIo(r) => (
             None,
             EventData::FileIo(FileIoSummary {
                 fd: r.fd,
@@ -256,62 +270,96 @@ pub fn to_event(kind: RecordKind, rec: &Record, strings: &mut Interner) -> Event
                 writes: r.writes,
             }),
         ),
-        Record::Cgroup(r) => {
-            let path = strings.c_str(&r.path);
-            let data = if kind == K::CgroupAttach {
-                EventData::CgroupAttach(CgroupAttachInfo {
-                    path,
-                    dst_pid: r.dst_pid as u32,
-                    target_cgroup_id: r.cgroup_id,
-                    hierarchy_id: r.root,
-                })
-            } else {
-                EventData::CgroupMkdir(CgroupMkdirInfo {
-                    path,
-                    target_cgroup_id: r.cgroup_id,
-                    hierarchy_id: r.root,
-                })
-            };
-            (None, data)
-        }
-        Record::TcpState(r) => (
+        R::CgroupAttach(r) => (
             None,
-            EventData::TcpState(Box::new(TcpStateChange {
-                old_state: r.old_state as u8,
-                new_state: r.new_state as u8,
-                saddr: ip(r.family, &r.saddr),
-                sport: r.sport,
-                daddr: ip(r.family, &r.daddr),
-                dport: r.dport,
-            })),
+            EventData::CgroupAttach(CgroupAttachInfo {
+                path: cgroup_path(r, strings),
+                dst_pid: r.dst_pid as u32,
+                target_cgroup_id: r.cgroup_id,
+                hierarchy_id: r.root,
+            }),
         ),
-        Record::Packet(r) => {
-            let n = usize::from(r.payload_len).min(r.payload.len());
-            (
-                None,
-                EventData::Packet(Box::new(PacketSummary {
-                    ifindex: r.ifindex,
-                    protocol: r.protocol,
-                    saddr: ip(u16::from(r.ip_version), &r.saddr),
-                    sport: u16::from_be(r.sport),
-                    daddr: ip(u16::from(r.ip_version), &r.daddr),
-                    dport: u16::from_be(r.dport),
-                    len: r.len,
-                    payload: r.payload[..n].to_vec(),
-                })),
-            )
-        }
+        R::CgroupMkdir(r) => (
+            None,
+            EventData::CgroupMkdir(CgroupMkdirInfo {
+                path: cgroup_path(r, strings),
+                target_cgroup_id: r.cgroup_id,
+                hierarchy_id: r.root,
+            }),
+        ),
+        R::Socket(r) => (
+            Some(r.ret),
+            EventData::Socket(SocketArgs {
+                family: r.args[0] as u16,
+                sock_type: r.args[1] as u32,
+                protocol: r.args[2] as u32,
+            }),
+        ),
+        R::Bind(r) => (Some(r.ret), EventData::Bind(sock_args(r, strings))),
+        R::Listen(r) => (
+            Some(r.ret),
+            EventData::Listen(ListenArgs {
+                fd: r.args[0] as i32,
+                backlog: r.args[1] as i32,
+            }),
+        ),
+        R::Accept(r) => (Some(r.ret), EventData::Accept(sock_args(r, strings))),
+        R::Accept4(r) => (Some(r.ret), EventData::Accept4(sock_args(r, strings))),
+        R::Connect(r) => (Some(r.ret), EventData::Connect(sock_args(r, strings))),
+        R::TcpState(r) => (None, EventData::TcpState(Box::new(tcp_state(r)))),
+        R::Packet(r) => (None, EventData::Packet(Box::new(packet(r)))),
+        R::OpenTree(_)
+        | R::MoveMount(_)
+        | R::Fsopen(_)
+        | R::Fsconfig(_)
+        | R::Fsmount(_)
+        | R::Fspick(_)
+        | R::MountSetattr(_)
+        | R::Execveat(_)
+        | R::Chdir(_)
+        | R::Fchdir(_)
+        | R::Umask(_)
+        | R::Sethostname(_)
+        | R::Setuid(_)
+        | R::Setgid(_)
+        | R::Setgroups(_) => return None,
     };
-    Event {
+    Some(Event {
         header: h,
         result,
         data,
+    })
+}
+
+fn tcp_state(r: &abi::TcpState) -> TcpStateChange {
+    TcpStateChange {
+        old_state: r.old_state as u8,
+        new_state: r.new_state as u8,
+        saddr: ip(r.family, &r.saddr),
+        sport: r.sport,
+        daddr: ip(r.family, &r.daddr),
+        dport: r.dport,
+    }
+}
+
+fn packet(r: &abi::Packet) -> PacketSummary {
+    let n = usize::from(r.payload_len).min(r.payload.len());
+    PacketSummary {
+        ifindex: r.ifindex,
+        protocol: r.protocol,
+        saddr: ip(u16::from(r.ip_version), &r.saddr),
+        sport: u16::from_be(r.sport),
+        daddr: ip(u16::from(r.ip_version), &r.daddr),
+        dport: u16::from_be(r.dport),
+        len: r.len,
+        payload: r.payload[..n].to_vec(),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use beefine_ebpf::abi::RecordKind;
     use bytemuck::Zeroable;
 
     fn hdr(kind: RecordKind) -> abi::Header {
@@ -330,11 +378,7 @@ mod tests {
         let mut r = abi::Args::zeroed();
         r.h = hdr(RecordKind::Unshare);
         r.args[0] = 0x6c02_0000;
-        let ev = to_event(
-            RecordKind::Unshare,
-            &Record::Args(r),
-            &mut Interner::default(),
-        );
+        let ev = to_event(&Record::Unshare(r), &mut Interner::default()).unwrap();
         assert_eq!(
             ev.data,
             EventData::Unshare(UnshareArgs { flags: 0x6c02_0000 })
@@ -379,11 +423,7 @@ mod tests {
         let args = b"sh\0-c\0echo hi\0";
         r.argv[..args.len()].copy_from_slice(args);
         r.argv_len = args.len() as u32;
-        let ev = to_event(
-            RecordKind::Exec,
-            &Record::Exec(Box::new(r)),
-            &mut Interner::default(),
-        );
+        let ev = to_event(&Record::Exec(Box::new(r)), &mut Interner::default()).unwrap();
         let EventData::Exec(ExecArgs { filename, argv }) = ev.data else {
             panic!("not exec")
         };
