@@ -3,6 +3,7 @@
 //! (`include/beefine_abi.h`) and its Rust mirror ([`abi`]).
 
 pub mod abi;
+pub mod toolchain;
 
 #[repr(C, align(8))]
 struct Aligned<B: ?Sized>(B);
@@ -11,8 +12,16 @@ static OBJECT: &Aligned<[u8]> =
     &Aligned(*include_bytes!(concat!(env!("OUT_DIR"), "/beefine.bpf.o")));
 
 /// The compiled probe object (an ELF file for the BPF target), 8-byte aligned for loaders.
+/// Empty when this was built for an architecture the probes do not know (see
+/// [`arch_supported`]).
 pub fn object() -> &'static [u8] {
     &OBJECT.0
+}
+
+/// Whether the probes know the syscall numbers and registers of the architecture this was
+/// built for ([`toolchain::PROBE_ARCHES`]).
+pub fn arch_supported() -> bool {
+    toolchain::PROBE_ARCHES.contains(&std::env::consts::ARCH)
 }
 
 /// Names of the maps in [`object`].

@@ -6,8 +6,19 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-/// Root (or the capabilities eBPF tracing needs), BTF, and a mounted tracefs.
+/// An architecture the probes know, root (or the capabilities eBPF tracing needs), BTF, and
+/// a mounted tracefs.
 pub fn check() -> Result<()> {
+    let machine = nix::sys::utsname::uname()
+        .map(|u| u.machine().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(problem) = arch_problem(
+        std::env::consts::ARCH,
+        beefine_ebpf::arch_supported(),
+        &machine,
+    ) {
+        bail!(problem);
+    }
     if !nix::unistd::geteuid().is_root() {
         let caps = effective_caps().unwrap_or(0);
         // CAP_SYS_ADMIN (21), or CAP_BPF (39) + CAP_PERFMON (38) + CAP_NET_ADMIN (12).
@@ -29,6 +40,31 @@ pub fn check() -> Result<()> {
         );
     }
     ensure_tracefs()
+}
+
+/// Why the probes cannot record here: built for an architecture whose syscalls they do not
+/// know, or running on a kernel of another one (under emulation). `built` is the Rust name
+/// of the architecture this was built for, `machine` the kernel's (`uname -m`).
+fn arch_problem(built: &str, supported: bool, machine: &str) -> Option<String> {
+    let known = beefine_ebpf::toolchain::PROBE_ARCHES.join(" and ");
+    if !supported {
+        return Some(format!(
+            "beefine-record cannot record on {built}: its probes know the syscall numbers and \
+             registers of {known} only, and would mislabel every call here. Record on an \
+             x86-64 or arm64 machine; the session files open in beefine-view anywhere."
+        ));
+    }
+    let kernel = match machine {
+        "arm64" => "aarch64",
+        other => other,
+    };
+    (!machine.is_empty() && kernel != built).then(|| {
+        format!(
+            "this beefine-record is built for {built} but the kernel runs on {machine}: its \
+             probes would read {built}'s syscall numbers. Use a beefine-record built for \
+             {machine}."
+        )
+    })
 }
 
 fn effective_caps() -> Option<u64> {
@@ -62,4 +98,37 @@ fn ensure_tracefs() -> Result<()> {
          it with `mount -t tracefs tracefs /sys/kernel/tracing` (the kernel needs \
          CONFIG_FTRACE_SYSCALLS for the syscall tracepoints)."
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_only_where_the_probes_know_the_syscalls() {
+        assert_eq!(arch_problem("x86_64", true, "x86_64"), None);
+        assert_eq!(arch_problem("aarch64", true, "aarch64"), None);
+        assert_eq!(arch_problem("aarch64", true, "arm64"), None);
+        let other = arch_problem("riscv64", false, "riscv64").unwrap();
+        assert!(
+            other.contains("cannot record on riscv64") && other.contains("x86_64 and aarch64"),
+            "{other}"
+        );
+        let emulated = arch_problem("x86_64", true, "aarch64").unwrap();
+        assert!(emulated.contains("built for x86_64"), "{emulated}");
+    }
+
+    #[test]
+    fn this_machine_is_one_the_probes_know() {
+        let machine = nix::sys::utsname::uname().unwrap();
+        let machine = machine.machine().to_string_lossy();
+        assert_eq!(
+            arch_problem(
+                std::env::consts::ARCH,
+                beefine_ebpf::arch_supported(),
+                &machine
+            ),
+            None
+        );
+    }
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, anyhow, bail};
+use beefine_ebpf::toolchain;
 use beefine_schema::btf::Btf;
 
 use crate::cli::ProbeCommand;
@@ -13,12 +14,6 @@ use crate::probes;
 
 const TEMPLATE: &str = include_str!("probe_template/probe.bpf.c");
 const README: &str = include_str!("probe_template/README.md");
-
-/// Where clang finds `bpf/bpf_helpers.h` by default.
-const LIBBPF_HEADERS: &[&str] = &[
-    "/usr/include/bpf/bpf_helpers.h",
-    "/usr/local/include/bpf/bpf_helpers.h",
-];
 
 pub fn run(cmd: ProbeCommand) -> Result<i32> {
     match cmd {
@@ -39,37 +34,14 @@ pub fn run(cmd: ProbeCommand) -> Result<i32> {
     Ok(0)
 }
 
-/// The `__TARGET_ARCH_*` name of this machine, as libbpf's bpf_tracing.h wants it.
-fn target_arch() -> &'static str {
-    match std::env::consts::ARCH {
-        "x86_64" | "x86" => "x86",
-        "aarch64" => "arm64",
-        "arm" => "arm",
-        "s390x" => "s390",
-        "powerpc64" => "powerpc",
-        "riscv64" => "riscv",
-        "loongarch64" => "loongarch",
-        other => other,
-    }
-}
-
-/// clang's arguments for a probe (the source and output are appended).
+/// clang's arguments for a probe for this machine (the source and output are appended).
 fn clang_flags() -> Vec<String> {
-    [
-        "-O2",
-        "-g",
-        "-target",
-        "bpf",
-        &format!("-D__TARGET_ARCH_{}", target_arch()),
-        "-Wall",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect()
+    // An architecture libbpf has no name for gets none: clang then says what is missing.
+    toolchain::clang_flags(toolchain::target_arch(std::env::consts::ARCH).unwrap_or("unknown"))
 }
 
 fn clang() -> String {
-    std::env::var("BEEFINE_CLANG").unwrap_or_else(|_| "clang".into())
+    toolchain::clang()
 }
 
 /// The command `probe build` runs, as a line to copy.
@@ -156,11 +128,8 @@ pub fn build(source: &Path) -> Result<PathBuf> {
     if !source.is_file() {
         bail!("{}: no such file", source.display());
     }
-    if !LIBBPF_HEADERS.iter().any(|h| Path::new(h).exists()) {
-        bail!(
-            "the libbpf headers (bpf/bpf_helpers.h) are missing: install them with `apt-get \
-             install libbpf-dev` (Debian, Ubuntu) or `dnf install libbpf-devel` (Fedora)"
-        );
+    if !toolchain::have_libbpf_headers() {
+        bail!(toolchain::LIBBPF_MISSING);
     }
     let object = source.with_file_name(format!("{stem}.bpf.o"));
     let clang = clang();
@@ -172,11 +141,9 @@ pub fn build(source: &Path) -> Result<PathBuf> {
     cmd.arg("-c").arg(source).arg("-o").arg(&object);
     let status = match cmd.status() {
         Ok(s) => s,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => bail!(
-            "`{clang}` was not found: probes are compiled with clang. Install it with `apt-get \
-             install clang` (Debian, Ubuntu) or `dnf install clang` (Fedora), or point \
-             BEEFINE_CLANG at a clang binary"
-        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(toolchain::clang_missing(&clang))
+        }
         Err(e) => bail!("running {clang}: {e}"),
     };
     if !status.success() {

@@ -13,6 +13,7 @@ mod demo;
 mod fuzz;
 mod http;
 mod images;
+mod probe_arches;
 mod provision;
 mod services;
 mod test;
@@ -51,7 +52,9 @@ enum Command {
     /// Provision, then check formatting, clippy and run every test (what CI runs).
     ///
     /// Steps: provision; `cargo fmt --all --check`; `cargo clippy --workspace --all-targets
-    /// -- -D warnings`; `cargo test --workspace` without the privileged package; the
+    /// -- -D warnings`; the probes built for x86-64 and arm64, each architecture's syscall
+    /// table checked against its kernel headers (Debian's cross headers for arm64);
+    /// `cargo test --workspace` without the privileged package; the
     /// privileged `beefine_tests` (after building beefine-record) with `--test-threads=1`;
     /// a screenshot of the viewer under Xvfb once `beefine-view --screenshot` exists. Every
     /// step runs even after a failure, a summary follows, and the exit code is non-zero if
@@ -87,6 +90,15 @@ enum Command {
     /// no root needed. Without it: provisions, builds the release binaries and records the
     /// real fixture sessions with beefine-record.
     Fixtures(demo::FixturesArgs),
+    /// Build the probes for x86-64 and arm64 and check each syscall table (part of `test`).
+    ///
+    /// Compiles ebpf/src/beefine.bpf.c with clang for each architecture the probes know
+    /// (`-target bpf -D__TARGET_ARCH_x86` / `_arm64`, objects in target/xtask/), then
+    /// compiles ebpf/tests/syscall_numbers.c against that architecture's asm/unistd.h
+    /// (/usr/include/x86_64-linux-gnu, and /usr/aarch64-linux-gnu/include from Debian's
+    /// linux-libc-dev-arm64-cross): a number in ebpf/include/bf_syscalls.h that is not the
+    /// kernel's fails the build. No root needed.
+    ProbeArches,
     /// Print the fixture image references, or build and push them again.
     Images(images::Args),
     /// Show or stop the services (dockerd, registry) that xtask started and left running.
@@ -102,6 +114,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::main(&args),
         Command::Fuzz(args) => fuzz::main(&args),
         Command::Fixtures(args) => demo::fixtures(&args),
+        Command::ProbeArches => probe_arches::check(),
         Command::Images(args) => images::main(&args),
         Command::Services(args) => services::main(&args),
     };

@@ -28,6 +28,14 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("llvm", "llvm-strip/llvm-objdump for the eBPF objects"),
     ("libbpf-dev", "bpf_helpers.h and friends for the probes"),
     (
+        "linux-libc-dev",
+        "x86-64 kernel headers: checking the probes' syscall table",
+    ),
+    (
+        "linux-libc-dev-arm64-cross",
+        "arm64 kernel headers: building the probes for arm64, checking its syscall table",
+    ),
+    (
         "bpftool",
         "vmlinux.h, checking that no program stays loaded",
     ),

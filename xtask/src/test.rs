@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
 use crate::services::Started;
-use crate::{provision, util};
+use crate::{probe_arches, provision, util};
 
 #[derive(Parser)]
 pub struct Args {
@@ -114,6 +114,10 @@ pub fn main(args: &Args) -> Result<()> {
             "-D",
             "warnings",
         ]))?;
+        Ok(Outcome::Passed)
+    });
+    step("probes for x86-64 and arm64", &mut || {
+        probe_arches::check()?;
         Ok(Outcome::Passed)
     });
     step("cargo test --workspace (unprivileged)", &mut || {
