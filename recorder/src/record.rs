@@ -78,6 +78,10 @@ fn session_path(args: &RecordArgs, name: &str) -> Result<PathBuf> {
 pub async fn record(args: RecordArgs) -> Result<i32> {
     let name = args.session.clone().context("--session is required")?;
     let path = session_path(&args, &name)?;
+    // Caught from the start: a SIGINT or SIGTERM while the probes load (which takes the
+    // verifier a moment) ends the recording as soon as it runs, with a complete file.
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
     crate::preflight::check()?;
     probes::check_objects(&args.probes)?;
     if !args.ring_mib.is_power_of_two() || args.ring_mib > 1024 {
@@ -219,8 +223,6 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     )
     .await;
 
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let sleep_until = |d: Option<tokio::time::Instant>| async move {
         match d {
