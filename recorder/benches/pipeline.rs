@@ -147,7 +147,7 @@ fn pipeline(c: &mut Criterion) {
                 let mut batch = Vec::with_capacity(2048);
                 for bytes in &raw {
                     let rec = Record::parse(bytes).unwrap();
-                    batch.extend(convert::to_event(&rec, &mut strings));
+                    batch.push(convert::to_event(&rec, &mut strings));
                     if batch.len() == 2048 {
                         let full = std::mem::replace(&mut batch, Vec::with_capacity(2048));
                         tx.send(SessionMsg::Events(full)).unwrap();

@@ -108,8 +108,7 @@ impl Worker {
             match Record::parse(&item) {
                 Ok(rec) => {
                     drop(item);
-                    self.batch
-                        .extend(convert::to_event(&rec, &mut self.strings));
+                    self.batch.push(convert::to_event(&rec, &mut self.strings));
                 }
                 Err(_) => {
                     drop(item);

@@ -1,5 +1,6 @@
 //! The session thread: owns the writer, completes events with what the kernel cannot know
-//! (file paths of I/O summaries, containers of cgroups), and keeps the process table.
+//! (the paths of the fds of I/O summaries and fchdir, the path of clone3's cgroup, the
+//! containers of cgroups), and keeps the process table.
 
 use beefine_schema::{CgroupAttachInfo, CgroupMkdirInfo, ExecArgs, ExitInfo, ForkInfo};
 use std::collections::BTreeMap;
@@ -241,6 +242,14 @@ impl SessionBuilder {
         if cgroup_id <= 1 {
             return None;
         }
+        self.cgroup_path(cgroup_id)
+            .and_then(cgroups::container_id)
+            .map(str::to_owned)
+    }
+
+    /// The path of a cgroup v2 id (relative to the hierarchy's mount), looked up in the
+    /// hierarchy once when it is unknown; `None` when it is not there either.
+    fn cgroup_path(&mut self, cgroup_id: u64) -> Option<&str> {
         if !self.cgroup_paths.contains_key(&cgroup_id) {
             // A cgroup made before recording or missed: find it once.
             let found = self
@@ -255,8 +264,10 @@ impl SessionBuilder {
             }
             self.cgroup_paths.entry(cgroup_id).or_default();
         }
-        let path = self.cgroup_paths.get(&cgroup_id)?;
-        cgroups::container_id(path).map(str::to_owned)
+        self.cgroup_paths
+            .get(&cgroup_id)
+            .map(String::as_str)
+            .filter(|p| !p.is_empty())
     }
 
     fn row_from_proc(&mut self, p: &ProcInfo, start_ts_nanos: u64) -> Process {
@@ -328,6 +339,18 @@ impl SessionBuilder {
                 if let Some(fd) = e.result.filter(|r| *r >= 0) {
                     self.fd_paths.insert((tgid, fd as i32), a.path.clone());
                 }
+            }
+            EventData::OpenTree(a) => {
+                if let Some(fd) = e.result.filter(|r| *r >= 0) {
+                    self.fd_paths.insert((tgid, fd as i32), a.path.clone());
+                }
+            }
+            // The directory stays open: its path stays known.
+            EventData::Fchdir(a) if a.path.is_none() => {
+                a.path = self.fd_paths.get(&(tgid, a.fd)).cloned();
+            }
+            EventData::Clone3(a) if a.target_cgroup_id != 0 && a.target_cgroup.is_none() => {
+                a.target_cgroup = self.cgroup_path(a.target_cgroup_id).map(Str::from);
             }
             EventData::FileIo(io) => {
                 if io.path.is_none()
@@ -485,5 +508,86 @@ impl SessionBuilder {
             self.containers_dirty = false;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use beefine_schema::{
+        Clone3Args, EventHeader, FchdirArgs, OpenArgs, Session, SessionInfo, WriterOptions,
+    };
+
+    fn event(ts_nanos: u64, result: Option<i64>, data: EventData) -> Event {
+        Event {
+            header: EventHeader {
+                ts_nanos,
+                pid: 42,
+                tgid: 42,
+                comm: "runc".into(),
+                cgroup_id: 0,
+                ns: Namespaces::default(),
+            },
+            result,
+            data,
+        }
+    }
+
+    /// fchdir names the directory its fd was opened as, clone3 the cgroup its id is.
+    #[test]
+    fn fds_and_cgroup_ids_get_their_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.beefine");
+        let info = SessionInfo {
+            session_name: "s".into(),
+            command: vec![],
+            tool_version: "test".into(),
+            host_kernel: String::new(),
+            hostname: String::new(),
+            clock_offset_nanos: 0,
+            start_ts_nanos: 0,
+        };
+        let writer = SessionWriter::create(&path, &info, WriterOptions::default()).unwrap();
+        let mut b = SessionBuilder::new(writer, Arc::new(Stats::default()));
+        b.learn_cgroup(9001, "/pod/runtime".into());
+        let open = OpenArgs {
+            dirfd: -100,
+            path: "/run/rootfs".into(),
+            flags: 0,
+            mode: 0,
+        };
+        b.event(event(1, Some(7), EventData::Openat(open))).unwrap();
+        let fchdir = |fd| EventData::Fchdir(FchdirArgs { fd, path: None });
+        b.event(event(2, Some(0), fchdir(7))).unwrap();
+        b.event(event(3, Some(-9), fchdir(8))).unwrap();
+        let clone3 = |target_cgroup_id| {
+            EventData::Clone3(Box::new(Clone3Args {
+                flags: 0x2_0000_0000,
+                exit_signal: 17,
+                cgroup_fd: 5,
+                target_cgroup_id,
+                target_cgroup: None,
+                set_tid: vec![],
+            }))
+        };
+        b.event(event(4, Some(43), clone3(9001))).unwrap();
+        b.writer.finish(Some(5)).unwrap();
+        let events = Session::open(&path).unwrap().all_events().unwrap();
+        let paths: Vec<Option<String>> = events
+            .iter()
+            .filter_map(|e| match &e.data {
+                EventData::Fchdir(a) => Some(a.path.as_deref().map(str::to_owned)),
+                EventData::Clone3(a) => Some(a.target_cgroup.as_deref().map(str::to_owned)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                Some("/run/rootfs".to_string()),
+                None,
+                Some("/pod/runtime".to_string())
+            ]
+        );
     }
 }
