@@ -318,7 +318,7 @@ fn sigterm_finishes_the_session_and_unloads_everything() {
     require_root();
     let scratch = Scratch::new("kernel-term");
     let mut child = spawn_recorder(&scratch, "term", &[]);
-    std::thread::sleep(Duration::from_millis(1500));
+    support::wait_for_session(&scratch.session("term"), &mut child);
     assert!(child.try_wait().unwrap().is_none(), "still recording");
     assert!(
         !support::leftovers_now().is_empty(),
@@ -341,7 +341,7 @@ fn a_sigkilled_recording_still_opens() {
     require_root();
     let scratch = Scratch::new("kernel-kill");
     let mut child = spawn_recorder(&scratch, "killed", &[]);
-    std::thread::sleep(Duration::from_millis(1500));
+    support::wait_for_session(&scratch.session("killed"), &mut child);
     // Activity in scope while recording: the daemon answers a ping.
     let _ = std::process::Command::new("docker").arg("version").output();
     std::thread::sleep(Duration::from_millis(600));

@@ -86,6 +86,28 @@ pub fn spawn_recorder(scratch: &Scratch, name: &str, extra: &[&str]) -> Child {
         .expect("starting beefine-record")
 }
 
+/// Waits until the recorder started with [`spawn_recorder`] has loaded its probes and
+/// made the session file `path` (it makes it only then), up to a minute: how long that
+/// takes depends on how busy the machine is.
+#[track_caller]
+pub fn wait_for_session(path: &Path, recorder: &mut Child) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while Session::open(path).is_err() {
+        if let Some(status) = recorder.try_wait().expect("waiting for the recorder") {
+            panic!(
+                "the recorder exited ({status}) before it made {}",
+                path.display()
+            );
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no session file {} after a minute",
+            path.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
 /// Every event of a session.
 #[track_caller]
 pub fn events(path: &Path) -> (Session, Vec<Event>) {
