@@ -18,7 +18,12 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it"));
     let include = manifest.join("include");
     let source = manifest.join("src/beefine.bpf.c");
-    println!("cargo:rerun-if-changed={}", source.display());
+    for part in ["beefine.bpf.c", "records.bpf.h", "syscalls.bpf.h"] {
+        println!(
+            "cargo:rerun-if-changed={}",
+            manifest.join("src").join(part).display()
+        );
+    }
     for header in ["beefine_abi.h", "vmlinux_min.h", "bf_syscalls.h"] {
         println!("cargo:rerun-if-changed={}", include.join(header).display());
     }
