@@ -11,6 +11,9 @@ Examples:
   beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers
   beefine-view export run.beefine --format jsonl -o run.jsonl
   beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"mount\")'
+  beefine-view export run.beefine --format perfetto -o run.pftrace   (open in ui.perfetto.dev)
+  beefine-view export run.beefine --format pcapng -o run.pcapng && tshark -r run.pcapng
+  beefine-view redact run.beefine shareable.beefine
   beefine-view run.beefine --kinds mount,umount,pivot_root --at 3.2
   xvfb-run -a -s '-screen 0 1600x900x24' beefine-view --screenshot out.png run.beefine";
 
@@ -61,7 +64,8 @@ pub enum Command {
         #[arg(value_name = "FILE")]
         file: PathBuf,
     },
-    /// Write every event with all its decoded fields, in time order
+    /// Write every event with all its decoded fields, in time order (JSON Lines), or the
+    /// session as a Perfetto trace or its packets as a pcapng capture
     ///
     /// JSON Lines: one object per event with ts_nanos, kind, pid, tgid, comm, cgroup_id,
     /// pid_ns, mnt_ns, net_ns, container_id and container_name (when the event belongs to a
@@ -70,11 +74,20 @@ pub enum Command {
     /// _names suffix (clone flags 0x6c020000 → flags_names ["CLONE_NEWNS", …]). viewer/EXPORT.md
     /// lists every field of every kind.
     ///
+    /// Perfetto (--format perfetto): a protobuf trace for ui.perfetto.dev and the trace
+    /// processor: a track per process and thread (syscalls as instants with their decoded
+    /// arguments, the programs a process ran as slices), a track per container with its
+    /// lifecycle, daemon events and resource counters. pcapng (--format pcapng): the packets
+    /// the recorder saw, rebuilt from their summaries (headers and the first payload bytes)
+    /// for Wireshark and tshark. viewer/EXPORT.md says what each holds and what is rebuilt.
+    ///
     /// A damaged file is exported as far as it reads: each unreadable chunk is reported on
     /// stderr and the exit status is 3.
     #[command(after_help = "\
 Examples:
   beefine-view export run.beefine --format jsonl -o run.jsonl
+  beefine-view export run.beefine --format perfetto -o run.pftrace
+  beefine-view export run.beefine --format pcapng -o run.pcapng && tshark -r run.pcapng
   beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"unshare\") | .flags_names'
   beefine-view export run.beefine --format jsonl | jq -r 'select(.result < 0) | [.kind, .path, .errno] | @tsv'
 
@@ -97,6 +110,17 @@ of it are damaged (everything else was exported).")]
 pub enum ExportFormat {
     /// JSON Lines: one JSON object per event
     Jsonl,
+    /// Perfetto's protobuf trace format (binary; open in ui.perfetto.dev)
+    Perfetto,
+    /// A pcapng capture of the recorded packets (binary; open in Wireshark)
+    Pcapng,
+}
+
+impl ExportFormat {
+    /// Whether the output is binary (refused on a terminal).
+    pub fn is_binary(self) -> bool {
+        !matches!(self, Self::Jsonl)
+    }
 }
 
 fn parse_size(s: &str) -> Result<(f32, f32), String> {

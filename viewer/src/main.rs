@@ -1,4 +1,5 @@
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
@@ -42,39 +43,80 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Export {
             file,
-            format: ExportFormat::Jsonl,
+            format,
             output,
-        }) => {
-            let session = Session::open(&file)?;
-            let summary = match &output {
-                Some(path) => {
-                    let f = std::fs::File::create(path)
-                        .with_context(|| format!("cannot create {}", path.display()))?;
-                    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
-                    export::export_jsonl(&session, &mut w)?
-                }
-                None => {
-                    let mut w =
-                        std::io::BufWriter::with_capacity(1 << 20, std::io::stdout().lock());
-                    export::export_jsonl(&session, &mut w)?
-                }
-            };
-            for e in &summary.errors {
-                eprintln!("beefine-view: {e}");
-            }
-            if summary.errors.is_empty() {
-                Ok(ExitCode::SUCCESS)
-            } else {
-                eprintln!(
-                    "beefine-view: {} part(s) of {} are damaged; the other {} events were exported",
-                    summary.errors.len(),
-                    file.display(),
-                    summary.events
-                );
-                Ok(ExitCode::from(DAMAGED))
-            }
-        }
+        }) => run_export(&file, format, output.as_deref()),
         None => run_window(cli),
+    }
+}
+
+/// `export`: writes the session in `format` to `output` (standard output without one).
+fn run_export(
+    file: &Path,
+    format: ExportFormat,
+    output: Option<&Path>,
+) -> anyhow::Result<ExitCode> {
+    let session = Session::open(file)?;
+    if output.is_none() && format.is_binary() && std::io::stdout().is_terminal() {
+        anyhow::bail!(
+            "the {format:?} format is binary: write it to a file with -o FILE (or redirect the \
+             output)"
+        );
+    }
+    let mut w: std::io::BufWriter<Box<dyn Write>> = match output {
+        Some(path) => {
+            let f = std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            std::io::BufWriter::with_capacity(1 << 20, Box::new(f))
+        }
+        None => std::io::BufWriter::with_capacity(1 << 20, Box::new(std::io::stdout().lock())),
+    };
+    let summary = match format {
+        ExportFormat::Jsonl => export::export_jsonl(&session, &mut w)?,
+        ExportFormat::Perfetto => {
+            let s = export::perfetto::export_perfetto(&session, &[], &mut w)?;
+            if let Some(path) = output {
+                eprintln!(
+                    "beefine-view: wrote {}: {} events as {} packets on {} tracks, {}",
+                    path.display(),
+                    s.export.events,
+                    s.packets,
+                    s.tracks,
+                    beefine_schema::format::bytes(s.bytes)
+                );
+            }
+            s.export
+        }
+        ExportFormat::Pcapng => {
+            let s = export::pcapng::export_pcapng(&session, &mut w)?;
+            if let Some(path) = output {
+                eprintln!(
+                    "beefine-view: wrote {}: {} packets on {} interface(s), {} with their \
+                     payload cut at {} bytes, {}",
+                    path.display(),
+                    s.packets,
+                    s.interfaces,
+                    s.truncated,
+                    export::pcapng::RECORDER_PAYLOAD_BYTES,
+                    beefine_schema::format::bytes(s.bytes)
+                );
+            }
+            s.export
+        }
+    };
+    for e in &summary.errors {
+        eprintln!("beefine-view: {e}");
+    }
+    if summary.errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "beefine-view: {} part(s) of {} are damaged; the other {} events were exported",
+            summary.errors.len(),
+            file.display(),
+            summary.events
+        );
+        Ok(ExitCode::from(DAMAGED))
     }
 }
 

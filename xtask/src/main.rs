@@ -15,6 +15,7 @@ mod http;
 mod images;
 mod probe_arches;
 mod provision;
+mod python;
 mod services;
 mod test;
 mod util;

@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
 use crate::services::Started;
-use crate::{http, images, util};
+use crate::{http, images, python, util};
 
 #[derive(Parser, Default)]
 pub struct Args {
@@ -59,6 +59,11 @@ pub const PACKAGES: &[(&str, &str)] = &[
         "the viewer's keyboard handling on X11",
     ),
     ("imagemagick", "checking screenshots"),
+    ("tshark", "reading the pcapng export back in its tests"),
+    (
+        "python3-venv",
+        "the Python environment with Perfetto's bindings for the Perfetto export's tests",
+    ),
 ];
 
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
@@ -87,6 +92,8 @@ pub fn main(args: &Args) -> Result<()> {
 pub fn provision(started: &mut Started, args: &Args) -> Result<()> {
     util::heading("Debian packages");
     packages()?;
+    util::heading("Python environment");
+    python::ensure()?;
     util::heading("tracefs");
     tracefs()?;
     util::heading("dockerd");

@@ -124,6 +124,23 @@ pub fn main(args: &Args) -> Result<()> {
         cargo_test(UNPRIVILEGED, &[], &mut counts)
     });
     if args.skip_privileged {
+        step("export tests with tshark and Perfetto", &mut || {
+            Ok(Outcome::Skipped(
+                "--skip-privileged (needs provisioning)".into(),
+            ))
+        });
+    } else {
+        // Left out of a plain `cargo test`: they need the tools provisioning installs
+        // (tshark, and Perfetto's bindings in the Python environment the tests default to).
+        step("export tests with tshark and Perfetto", &mut || {
+            cargo_test(
+                &["-p", "beefine_viewer", "--test", "export_tools"],
+                &["--ignored"],
+                &mut counts,
+            )
+        });
+    }
+    if args.skip_privileged {
         step("cargo test -p beefine_tests", &mut || {
             Ok(Outcome::Skipped("--skip-privileged".into()))
         });
