@@ -618,6 +618,14 @@ impl Session {
         )
     }
 
+    /// Every metadata row (`key`, `value`), by key: what a copy of the session carries over
+    /// besides what [`Session::meta`] reads.
+    pub fn meta_entries(&self) -> Result<Vec<(String, String)>> {
+        self.query_rows("meta", "SELECT key, value FROM meta ORDER BY key", |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+    }
+
     /// File size in bytes (main file plus WAL while recording).
     pub fn file_bytes(&self) -> u64 {
         let mut wal = self.path.as_os_str().to_owned();

@@ -380,21 +380,7 @@ impl SessionWriter {
 
     /// Stores a daemon event in its table and on the timeline.
     pub fn docker_event(&mut self, e: &DockerEvent) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO docker_events (ts_nanos, event_type, action, actor_id,
-                    attributes_json) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.ts_nanos as i64,
-                    e.event_type,
-                    e.action,
-                    e.actor_id,
-                    serde_json::to_string(&e.attributes).unwrap_or_default(),
-                ])
-            })
-            .ctx("writing a docker event")?;
+        self.docker_event_row(e)?;
         self.push(Event::untasked(
             e.ts_nanos,
             EventData::Docker(Box::new(DockerInfo {
@@ -410,8 +396,49 @@ impl SessionWriter {
         ))
     }
 
+    /// Stores a daemon event in its table only (copies of a session push the timeline's
+    /// events themselves).
+    pub fn docker_event_row(&mut self, e: &DockerEvent) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO docker_events (ts_nanos, event_type, action, actor_id,
+                    attributes_json) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.ts_nanos as i64,
+                    e.event_type,
+                    e.action,
+                    e.actor_id,
+                    serde_json::to_string(&e.attributes).unwrap_or_default(),
+                ])
+            })
+            .ctx("writing a docker event")?;
+        Ok(())
+    }
+
     /// Stores a container resource sample in its table and on the timeline.
     pub fn resource_sample(&mut self, s: &Sample) -> Result<()> {
+        self.resource_sample_row(s)?;
+        let r = &s.sample;
+        self.push(Event::untasked(
+            s.ts_nanos,
+            EventData::ResourceSample(Box::new(ResourceSample {
+                container_id: Str::from(r.container_id.as_str()),
+                cpu_nanos: r.cpu_nanos,
+                mem_bytes: r.mem_bytes,
+                mem_limit_bytes: r.mem_limit_bytes,
+                blk_read_bytes: r.blk_read_bytes,
+                blk_write_bytes: r.blk_write_bytes,
+                net_rx_bytes: r.net_rx_bytes,
+                net_tx_bytes: r.net_tx_bytes,
+                pids: r.pids,
+            })),
+        ))
+    }
+
+    /// Stores a container resource sample in its table only.
+    pub fn resource_sample_row(&mut self, s: &Sample) -> Result<()> {
         let r = &s.sample;
         self.conn
             .prepare_cached(
@@ -434,20 +461,7 @@ impl SessionWriter {
                 ])
             })
             .ctx("writing a resource sample")?;
-        self.push(Event::untasked(
-            s.ts_nanos,
-            EventData::ResourceSample(Box::new(ResourceSample {
-                container_id: Str::from(r.container_id.as_str()),
-                cpu_nanos: r.cpu_nanos,
-                mem_bytes: r.mem_bytes,
-                mem_limit_bytes: r.mem_limit_bytes,
-                blk_read_bytes: r.blk_read_bytes,
-                blk_write_bytes: r.blk_write_bytes,
-                net_rx_bytes: r.net_rx_bytes,
-                net_tx_bytes: r.net_tx_bytes,
-                pids: r.pids,
-            })),
-        ))
+        Ok(())
     }
 
     pub fn daemon_sample(&mut self, d: &DaemonSample) -> Result<()> {
@@ -471,6 +485,20 @@ impl SessionWriter {
 
     /// Records a loss in its table and on the timeline.
     pub fn loss(&mut self, l: &Loss) -> Result<()> {
+        self.loss_row(l)?;
+        self.push(Event::untasked(
+            l.ts_nanos,
+            EventData::Lost(LossInfo {
+                source: l.source,
+                cpu: l.cpu,
+                count: l.count,
+                until_ts_nanos: l.until_ts_nanos,
+            }),
+        ))
+    }
+
+    /// Records a loss in its table only.
+    pub fn loss_row(&mut self, l: &Loss) -> Result<()> {
         self.conn
             .prepare_cached(
                 "INSERT INTO losses (ts_nanos, until_ts_nanos, source, cpu, lost_events)
@@ -486,15 +514,7 @@ impl SessionWriter {
                 ])
             })
             .ctx("writing a loss record")?;
-        self.push(Event::untasked(
-            l.ts_nanos,
-            EventData::Lost(LossInfo {
-                source: l.source,
-                cpu: l.cpu,
-                count: l.count,
-                until_ts_nanos: l.until_ts_nanos,
-            }),
-        ))
+        Ok(())
     }
 
     pub fn upsert_probe(&mut self, p: &Probe) -> Result<()> {
