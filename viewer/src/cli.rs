@@ -104,6 +104,72 @@ of it are damaged (everything else was exported).")]
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
     },
+    /// Write a copy of a session that is safe to share, and say what was replaced
+    ///
+    /// Replaced: environment values, secrets on command lines and in text (the value after
+    /// --password, --token and friends, *_TOKEN=, *_KEY=, *PASSWORD= values, URL passwords,
+    /// Authorization headers), hostnames (the host's, containers' own, registry and URL
+    /// hosts), IP and MAC addresses other than loopback (by stable made-up ones from
+    /// reserved ranges), user names (home directories, --user, the image's user), packet
+    /// payload bytes and raw records of user probes (zeroed). Each value found is replaced
+    /// wherever else it appears too. The copy keeps every event with its kind, time,
+    /// process, result and container: it tells the same story. The report (values replaced
+    /// per category) is printed and stored in the copy's metadata (key `redaction`).
+    #[command(after_help = "\
+Examples:
+  beefine-view redact run.beefine run-shareable.beefine
+  beefine-view redact run.beefine run-shareable.beefine --keep addresses,payload
+  sqlite3 run-shareable.beefine \"SELECT value FROM meta WHERE key = 'redaction'\"
+
+Exit status: 0 when the copy was written, 1 when it was not (nothing is left behind).")]
+    Redact {
+        /// Session file to copy
+        #[arg(value_name = "IN")]
+        input: PathBuf,
+        /// The copy to write
+        #[arg(value_name = "OUT")]
+        output: PathBuf,
+        /// Categories to keep as they are (comma-separated)
+        #[arg(long, value_enum, value_delimiter = ',', value_name = "WHAT")]
+        keep: Vec<Keep>,
+        /// Replace OUT if it exists
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// What `redact --keep` can keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Keep {
+    /// Values of environment variables
+    Env,
+    /// Secrets on command lines and in text (--password values, *_TOKEN=…, URL passwords)
+    Secrets,
+    /// The host's name, containers' hostnames, registry and URL hosts
+    Hostnames,
+    /// IP and MAC addresses other than loopback
+    Addresses,
+    /// User names (home directories, --user, the image's user)
+    Users,
+    /// Packet payload bytes
+    Payload,
+    /// Raw records of user-supplied probes
+    ProbeRecords,
+}
+
+impl Keep {
+    pub fn category(self) -> crate::redact::Category {
+        use crate::redact::Category as C;
+        match self {
+            Self::Env => C::Env,
+            Self::Secrets => C::Secrets,
+            Self::Hostnames => C::Hostnames,
+            Self::Addresses => C::Addresses,
+            Self::Users => C::Users,
+            Self::Payload => C::Payload,
+            Self::ProbeRecords => C::ProbeRecords,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -12,6 +12,7 @@ pub mod export;
 pub mod format;
 pub mod info;
 pub mod probes;
+pub mod redact;
 pub mod state;
 
 pub mod ui;

@@ -46,6 +46,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             format,
             output,
         }) => run_export(&file, format, output.as_deref()),
+        Some(Command::Redact {
+            input,
+            output,
+            keep,
+            force,
+        }) => {
+            let keep: Vec<_> = keep.iter().map(|k| k.category()).collect();
+            let report = beefine_viewer::redact::redact(&input, &output, &keep, force)?;
+            print!("{}", report.text());
+            println!(
+                "wrote {}: {} events, {}",
+                output.display(),
+                report.events,
+                beefine_schema::format::bytes(report.file_bytes)
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         None => run_window(cli),
     }
 }
