@@ -467,7 +467,11 @@ impl Rules {
         if self.applies(Category::Secrets) {
             out = self.secrets_in(out);
         }
-        if self.applies(Category::Hostnames) && out.contains('/') && HOST_PATH.is_match(&out) {
+        if self.applies(Category::Hostnames)
+            && out.contains('/')
+            && out.contains('.')
+            && HOST_PATH.is_match(&out)
+        {
             let r = HOST_PATH.replace_all(&out, |c: &Captures<'_>| {
                 format!("{}{}{}", &c[1], self.hostname(&c[2]), &c[3])
             });
@@ -483,7 +487,8 @@ impl Rules {
         if self.applies(Category::Addresses) {
             out = self.addresses_in(out);
         }
-        if self.applies(Category::Users) && out.contains('/') {
+        let home = ["/home/", "/Users/", "/var/home/"];
+        if self.applies(Category::Users) && home.iter().any(|h| out.contains(h)) {
             let r = HOME.replace_all(&out, |c: &Captures<'_>| {
                 format!("/{}/{}", &c[1], self.user(&c[2]))
             });
@@ -524,13 +529,15 @@ impl Rules {
 
     fn secrets_in<'a>(&mut self, s: Cow<'a, str>) -> Cow<'a, str> {
         let mut out = s;
-        for (re, group) in [
-            (&*URL_CREDENTIALS, 3),
-            (&*AUTH_HEADER, 4),
-            (&*SECRET_ASSIGNMENT, 2),
-            (&*SECRET_FLAG_TEXT, 3),
+        // Each rule needs a character most strings lack: looked for before the rule runs.
+        let auth = out.contains(':') || out.contains('=');
+        for (re, group, may) in [
+            (&*URL_CREDENTIALS, 3, out.contains("://")),
+            (&*AUTH_HEADER, 4, auth),
+            (&*SECRET_ASSIGNMENT, 2, out.contains('=')),
+            (&*SECRET_FLAG_TEXT, 3, out.contains('-')),
         ] {
-            if !re.is_match(&out) {
+            if !may || !re.is_match(&out) {
                 continue;
             }
             let r = re.replace_all(&out, |c: &Captures<'_>| {
@@ -550,7 +557,7 @@ impl Rules {
 
     fn addresses_in<'a>(&mut self, s: Cow<'a, str>) -> Cow<'a, str> {
         let mut out = s;
-        if out.contains('.') && IPV4.is_match(&out) {
+        if out.matches('.').count() >= 3 && IPV4.is_match(&out) {
             let r = IPV4.replace_all(&out, |c: &Captures<'_>| match c[0].parse::<Ipv4Addr>() {
                 Ok(ip) => self.ip(IpAddr::V4(ip)).to_string(),
                 Err(_) => c[0].to_owned(),
