@@ -10,28 +10,8 @@ use beefine_schema::{Kind, WriteSummary};
 
 use crate::stats::Stats;
 
-/// `12,345`
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, ch) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(ch);
-    }
-    out
-}
-
-/// `1.2 MB`
-pub fn bytes(n: u64) -> String {
-    match n {
-        0..1_000 => format!("{n} B"),
-        1_000..1_000_000 => format!("{:.1} kB", n as f64 / 1e3),
-        1_000_000..1_000_000_000 => format!("{:.1} MB", n as f64 / 1e6),
-        _ => format!("{:.2} GB", n as f64 / 1e9),
-    }
-}
+/// Counts and sizes are written as the viewer writes them (`12,345`, `1.50 KiB`).
+pub use beefine_schema::format::{bytes, thousands};
 
 fn file_bytes(path: &Path) -> u64 {
     let mut wal = path.as_os_str().to_owned();
@@ -133,10 +113,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats() {
-        assert_eq!(thousands(0), "0");
+    fn formats_as_the_viewer_does() {
         assert_eq!(thousands(1234567), "1,234,567");
-        assert_eq!(bytes(999), "999 B");
-        assert_eq!(bytes(1_500_000), "1.5 MB");
+        // The same units as `beefine-view info` for the same file.
+        assert_eq!(bytes(1_500_000), "1.43 MiB");
     }
 }
