@@ -95,6 +95,11 @@ pub fn nginx_image() -> String {
     format!("{REGISTRY_HOST}/nginx:{}", fixture_tag())
 }
 
+/// `localhost:5000/pause:<tag>`: the static pause program alone, the CRI node's sandbox image.
+pub fn pause_image() -> String {
+    format!("{REGISTRY_HOST}/pause:{}", fixture_tag())
+}
+
 /// Fails unless the test runs as root (effective uid 0).
 #[track_caller]
 pub fn require_root() {

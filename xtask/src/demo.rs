@@ -12,7 +12,7 @@ use crate::{images, provision, util};
 
 #[derive(Parser)]
 pub struct DemoArgs {
-    /// Leave the services this run started (dockerd, registry) running afterwards.
+    /// Leave the services this run started (dockerd, registry, CRI containerd) running afterwards.
     #[arg(long)]
     keep_services: bool,
     /// Do not open the viewer, even when a display is available.
@@ -25,7 +25,7 @@ pub struct FixturesArgs {
     /// Only rewrite the synthetic fixture of the current format version (no root needed).
     #[arg(long)]
     format: bool,
-    /// Leave the services this run started (dockerd, registry) running afterwards.
+    /// Leave the services this run started (dockerd, registry, CRI containerd) running afterwards.
     #[arg(long)]
     keep_services: bool,
 }

@@ -1,5 +1,7 @@
-//! The fixture images: `localhost:5000/busybox:<tag>` and `localhost:5000/nginx:<tag>`,
-//! built offline by the recipes in `fixtures/images/` and pushed to the local registry.
+//! The fixture images: `localhost:5000/busybox:<tag>`, `localhost:5000/nginx:<tag>` and
+//! `localhost:5000/pause:<tag>` (the CRI node's sandbox image), built offline by the recipes
+//! in `fixtures/images/` and pushed to the local registry. busybox is also pushed as
+//! `localhost:5000/busybox:latest`, the image the Pod manifests in `fixtures/pods/` name.
 //!
 //! The tag is a digest of the recipe files, so a changed recipe gets new references.
 //! `beefine_tests` computes the same tag (`tests/src/lib.rs`); a known-answer test on both
@@ -21,7 +23,10 @@ use crate::{http, util};
 pub const REGISTRY_HOST: &str = "localhost:5000";
 
 /// The images, in build order (nginx is built FROM busybox).
-pub const IMAGES: &[&str] = &["busybox", "nginx"];
+pub const IMAGES: &[&str] = &["busybox", "nginx", "pause"];
+
+/// Images also pushed as `:latest` (for manifests that cannot know the recipe tag).
+const LATEST: &[&str] = &["busybox"];
 
 #[derive(Parser)]
 pub struct Args {
@@ -108,6 +113,11 @@ pub fn reference(name: &str, tag: &str) -> String {
 
 /// Whether the registry holds `name:tag`.
 fn registry_has(name: &str, tag: &str) -> Result<bool> {
+    Ok(registry_manifest(name, tag)?.is_some())
+}
+
+/// The registry's manifest of `name:tag`, as stored (`None` if it has none).
+fn registry_manifest(name: &str, tag: &str) -> Result<Option<Vec<u8>>> {
     let addr: SocketAddr = REGISTRY_ADDR.parse().expect("a valid address");
     let accept = "application/vnd.docker.distribution.manifest.v2+json, \
                   application/vnd.oci.image.manifest.v1+json";
@@ -119,8 +129,8 @@ fn registry_has(name: &str, tag: &str) -> Result<bool> {
     )
     .with_context(|| format!("asking the registry on {REGISTRY_ADDR} for {name}:{tag}"))?;
     match r.status {
-        200 => Ok(true),
-        404 => Ok(false),
+        200 => Ok(Some(r.body)),
+        404 => Ok(None),
         s => bail!(
             "the registry answered HTTP {s} for {name}:{tag}: {}",
             r.text().trim()
@@ -159,6 +169,32 @@ pub fn ensure(rebuild: bool) -> Result<()> {
             util::human(begin.elapsed())
         );
     }
+    for name in LATEST {
+        alias_latest(name, &tag)?;
+    }
+    Ok(())
+}
+
+/// Makes `name:latest` in the registry the same manifest as `name:tag`.
+fn alias_latest(name: &str, tag: &str) -> Result<()> {
+    let image = reference(name, tag);
+    let latest = reference(name, "latest");
+    if registry_manifest(name, "latest")? == registry_manifest(name, tag)? {
+        println!("{latest}: the same as {image}");
+        return Ok(());
+    }
+    if !util::output(Command::new("docker").args(["images", "-q", &image]))
+        .is_ok_and(|out| !out.trim().is_empty())
+    {
+        util::run(Command::new("docker").args(["pull", "-q", &image]))?;
+    }
+    util::run(Command::new("docker").args(["tag", &image, &latest]))?;
+    util::run(Command::new("docker").args(["push", &latest]))
+        .with_context(|| format!("pushing {latest}"))?;
+    if registry_manifest(name, "latest")? != registry_manifest(name, tag)? {
+        bail!("pushed {latest} but the registry's manifest differs from {image}'s");
+    }
+    println!("{latest}: now {image}");
     Ok(())
 }
 
@@ -186,6 +222,7 @@ mod tests {
         let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
         assert!(names.contains(&"busybox/build.sh"), "{names:?}");
         assert!(names.contains(&"nginx/Dockerfile"), "{names:?}");
+        assert!(names.contains(&"pause/pause.c"), "{names:?}");
         assert!(!names.contains(&"README.md"), "{names:?}");
         let t = tag().unwrap();
         assert_eq!(t.len(), 16);

@@ -9,6 +9,7 @@ use anyhow::Result;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod cri;
 mod demo;
 mod fuzz;
 mod http;
@@ -31,7 +32,7 @@ The two commands most people want:
   cargo xtask test     provision, then fmt, clippy and every test (what CI runs)
 
 Provisioning and the privileged tests need root on Debian (bookworm). Services that xtask
-starts (dockerd, the registry) log to target/xtask/*.log and are recorded in
+starts (dockerd, the registry, the CRI containerd) log to target/xtask/*.log and are recorded in
 target/xtask/services.json."
 )]
 struct Cli {
@@ -41,14 +42,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Make this machine ready: packages, tracefs, dockerd, registry, fixture images.
+    /// Make this machine ready: packages, tracefs, dockerd, registry, fixture images, CRI node.
     ///
     /// Installs the missing Debian packages (`apt-get update` only when something is
     /// missing), mounts tracefs at /sys/kernel/tracing, starts dockerd if nothing answers on
     /// /var/run/docker.sock, starts a registry on 127.0.0.1:5000 if none answers (storage in
-    /// /var/lib/beefine/registry), and builds and pushes the fixture images the registry does
-    /// not have yet. Safe to run again; services it starts are left running (stop them with
-    /// `cargo xtask services stop`).
+    /// /var/lib/beefine/registry), builds and pushes the fixture images the registry does
+    /// not have yet, and starts the CRI node's containerd (CRI plugin, CNI bridge, socket
+    /// /run/beefine/cri/containerd.sock) if it does not answer. Safe to run again; services
+    /// it starts are left running (stop them with `cargo xtask services stop`).
     Provision(provision::Args),
     /// Provision, then check formatting, clippy and run every test (what CI runs).
     ///
@@ -102,7 +104,7 @@ enum Command {
     ProbeArches,
     /// Print the fixture image references, or build and push them again.
     Images(images::Args),
-    /// Show or stop the services (dockerd, registry) that xtask started and left running.
+    /// Show or stop the services (dockerd, registry, CRI containerd) that xtask started and left running.
     Services(services::Args),
 }
 

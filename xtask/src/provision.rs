@@ -1,5 +1,5 @@
-//! `cargo xtask provision`: Debian packages, tracefs, dockerd, the local registry and the
-//! fixture images. Each step first checks whether it is needed, so running it twice is safe.
+//! `cargo xtask provision`: Debian packages, tracefs, dockerd, the local registry, the
+//! fixture images and the CRI node's containerd. Each step first checks whether it is needed, so running it twice is safe.
 
 use std::fs;
 use std::io;
@@ -13,7 +13,7 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 
 use crate::services::Started;
-use crate::{http, images, python, util};
+use crate::{cri, http, images, python, util};
 
 #[derive(Parser, Default)]
 pub struct Args {
@@ -42,6 +42,24 @@ pub const PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "finding C libraries for -sys crates"),
     ("docker.io", "dockerd, the daemon the recorder observes"),
     ("docker-registry", "the local registry on 127.0.0.1:5000"),
+    (
+        "containerd",
+        "the CRI node's containerd (Debian's has the CRI plugin)",
+    ),
+    ("runc", "the runtime of the CRI node's pods"),
+    (
+        "containernetworking-plugins",
+        "bridge, host-local and loopback: the CRI node's pod network",
+    ),
+    (
+        "protobuf-compiler",
+        "protoc, for the CRI API bindings (k8s-cri)",
+    ),
+    ("gcc", "the static pause program of the pause fixture image"),
+    (
+        "libc6-dev",
+        "the static pause program of the pause fixture image",
+    ),
     ("busybox-static", "the busybox fixture image"),
     ("libcrypt1", "a library of the nginx fixture image"),
     ("libpcre2-8-0", "a library of the nginx fixture image"),
@@ -101,7 +119,9 @@ pub fn provision(started: &mut Started, args: &Args) -> Result<()> {
     util::heading("registry");
     registry(started)?;
     util::heading("fixture images");
-    images::ensure(args.rebuild_images)
+    images::ensure(args.rebuild_images)?;
+    util::heading("CRI containerd");
+    cri::provision(started)
 }
 
 fn packages() -> Result<()> {

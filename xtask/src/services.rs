@@ -1,4 +1,4 @@
-//! Long-running services xtask starts (dockerd, the registry): started in their own process
+//! Long-running services xtask starts (dockerd, the registry, the CRI containerd): started in their own process
 //! group with output to a log under `target/xtask/`, recorded with their pid and start time
 //! in `target/xtask/services.json`, and stopped only by that record, never by name.
 
@@ -146,6 +146,27 @@ impl Started {
             .stdout(out)
             .stderr(err)
             .process_group(0);
+        // A service outlives this run: it must not keep descriptors this run inherited, such
+        // as the `flock` of /tmp/beefine-privileged.lock around `cargo xtask provision`,
+        // which would hold that lock for as long as the service runs.
+        #[expect(
+            unsafe_code,
+            reason = "pre_exec and close_range(2) have no safe wrapper"
+        )]
+        // SAFETY: the closure runs in the forked child before exec and only calls
+        // close_range, which is async-signal-safe and touches no memory. It marks every fd
+        // from 3 up close-on-exec (std's own exec-error pipe is already), so they close at
+        // exec and nothing the child needs before exec goes away.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::close_range(
+                    3,
+                    libc::c_uint::MAX,
+                    libc::CLOSE_RANGE_CLOEXEC as libc::c_int,
+                );
+                Ok(())
+            });
+        }
         println!("$ {} >{} 2>&1 &", util::display(&cmd), log.display());
         let child = cmd
             .spawn()
@@ -198,6 +219,17 @@ impl Started {
     pub fn detach(&mut self) {
         self.items.clear();
     }
+}
+
+/// Stops the recorded, still running service `name` (started by an earlier xtask run) and
+/// forgets it; false when there is none.
+pub fn stop_recorded(name: &str) -> Result<bool> {
+    let Some(service) = load()?.into_iter().find(|s| s.name == name && s.alive()) else {
+        return Ok(false);
+    };
+    service.stop(None)?;
+    forget(&service)?;
+    Ok(true)
 }
 
 fn record_path() -> Result<PathBuf> {

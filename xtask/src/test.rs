@@ -14,7 +14,7 @@ use crate::{probe_arches, provision, util};
 
 #[derive(Parser)]
 pub struct Args {
-    /// Leave the services this run started (dockerd, registry) running afterwards.
+    /// Leave the services this run started (dockerd, registry, CRI containerd) running afterwards.
     #[arg(long)]
     keep_services: bool,
     /// Leave out provisioning and the privileged tests (beefine_tests: root, eBPF, Docker).
