@@ -71,6 +71,8 @@ pub enum Component {
     Shim,
     Runc,
     DockerProxy,
+    /// A CNI plugin the runtime ran to wire a pod's network (`bridge`, `host-local`, …).
+    Cni,
     /// The container's first process (docker-init or the entrypoint).
     ContainerInit,
     /// Any other process inside a container.
@@ -82,12 +84,13 @@ pub enum Component {
 }
 
 impl Component {
-    pub const ALL: [Component; 9] = [
+    pub const ALL: [Component; 10] = [
         Self::Dockerd,
         Self::Containerd,
         Self::Shim,
         Self::Runc,
         Self::DockerProxy,
+        Self::Cni,
         Self::ContainerInit,
         Self::Workload,
         Self::Command,
@@ -101,6 +104,7 @@ impl Component {
             Self::Shim => "shim",
             Self::Runc => "runc",
             Self::DockerProxy => "docker-proxy",
+            Self::Cni => "cni",
             Self::ContainerInit => "container-init",
             Self::Workload => "workload",
             Self::Command => "command",
@@ -132,10 +136,13 @@ pub struct Process {
     pub ns: Namespaces,
 }
 
-/// A container, from the daemon's inspect data and `/proc/<pid>/ns/*`.
+/// A container, from the runtime's description of it (Docker's inspect data, the CRI's
+/// container status) and `/proc/<pid>/ns/*`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Container {
     pub container_id: String,
+    /// Docker's container name; in a pod, the container's name in the pod spec (`POD` for
+    /// the sandbox's own container).
     pub name: String,
     /// The image reference the container was created from.
     pub image: String,
@@ -157,8 +164,12 @@ pub struct Container {
     pub upper_dir: Option<String>,
     pub work_dir: Option<String>,
     pub merged_dir: Option<String>,
-    /// The full `docker inspect` JSON.
+    /// What the runtime says of the container, as JSON: `docker inspect`, or the CRI's
+    /// `ContainerStatus` (`PodSandboxStatus` for a sandbox) with its verbose `info`.
     pub inspect_json: String,
+    /// The pod the container belongs to ([`Pod::pod_id`]); the sandbox's own container (the
+    /// pause process that holds the pod's namespaces) has `container_id == pod_id`.
+    pub pod_id: Option<String>,
 }
 
 impl Container {
@@ -172,6 +183,62 @@ impl Container {
     /// The short 12-character id Docker shows.
     pub fn short_id(&self) -> &str {
         &self.container_id[..self.container_id.len().min(12)]
+    }
+
+    /// Whether this is a pod sandbox's own container (the pause process).
+    pub fn is_sandbox(&self) -> bool {
+        self.pod_id.as_deref() == Some(self.container_id.as_str())
+    }
+}
+
+/// A Kubernetes pod as its node's CRI runtime ran it: the sandbox (a pause container holding
+/// the pod's network, IPC and UTS namespaces, networked by CNI) and the containers that join
+/// it (`containers.pod_id`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pod {
+    /// The CRI sandbox id (also the id of the sandbox's own container).
+    pub pod_id: String,
+    /// `metadata.name`, `metadata.namespace` and `metadata.uid` of the pod.
+    pub name: String,
+    pub namespace: String,
+    pub uid: String,
+    /// How many times the kubelet made a sandbox for this pod before (0 for the first).
+    pub attempt: u32,
+    /// The runtime that ran it, as it names itself (`containerd 1.6.20 (CRI v1)`).
+    pub runtime: String,
+    /// The pod's IP address on its CNI network, if it has one.
+    pub ip: Option<String>,
+    /// The sandbox's process (the pause program), on the host.
+    pub sandbox_pid: Option<u32>,
+    /// Namespace inodes of the sandbox process, by kind (`net`, `ipc`, `uts`, `pid`, …): the
+    /// namespaces the pod's containers join.
+    pub namespaces: Vec<(String, u64)>,
+    /// Which namespaces the containers share: `network`, `pid` and `ipc`, each `pod`,
+    /// `container`, `node` or `target` (the CRI's `NamespaceMode`).
+    pub namespace_modes: Vec<(String, String)>,
+    /// The pod's cgroup parent (`/kubepods/besteffort/pod<uid>`).
+    pub cgroup_parent: Option<String>,
+    pub created_ts_nanos: Option<u64>,
+    /// When the runtime was first seen reporting it not ready (stopped).
+    pub stopped_ts_nanos: Option<u64>,
+    /// When it was seen gone from the runtime (removed).
+    pub removed_ts_nanos: Option<u64>,
+    pub labels: Vec<(String, String)>,
+    /// The CRI's `PodSandboxStatus` with its verbose `info`, as JSON.
+    pub status_json: String,
+}
+
+impl Pod {
+    pub fn namespace(&self, kind: &str) -> Option<u64> {
+        self.namespaces
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, v)| *v)
+    }
+
+    /// `namespace/name`, as kubectl names a pod.
+    pub fn full_name(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
     }
 }
 

@@ -9,8 +9,8 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, Row, params};
 
 use crate::chunk::{Bloom, ChunkError, ChunkLayout, ChunkView};
 use crate::entities::{
-    Bookmark, Component, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Meta, Probe,
-    Process, Sample, SessionInfo, Status, StoredStatus,
+    Bookmark, Component, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Meta, Pod,
+    Probe, Process, Sample, SessionInfo, Status, StoredStatus,
 };
 use crate::error::{Error, Result, SqlContext};
 use crate::event::{Event, Kind, KindSet, LossSource, Namespaces, ResourceSample};
@@ -410,13 +410,21 @@ impl Session {
     }
 
     pub fn containers(&self) -> Result<Vec<Container>> {
+        // Files written before pods were recorded have no pod_id column.
+        let pod_id = if self.has_column("containers", "pod_id")? {
+            "pod_id"
+        } else {
+            "NULL"
+        };
         self.query_rows(
             "containers",
-            "SELECT container_id, name, image, image_id, init_pid, cgroup_id, cgroup_path,
-                created_ts_nanos, started_ts_nanos, died_ts_nanos, destroyed_ts_nanos, exit_code,
-                pid_ns, mnt_ns, net_ns, uts_ns, ipc_ns, cgroup_ns, user_ns, time_ns,
-                lower_dirs, upper_dir, work_dir, merged_dir, inspect_json
-             FROM containers ORDER BY coalesce(created_ts_nanos, started_ts_nanos, 0)",
+            &format!(
+                "SELECT container_id, name, image, image_id, init_pid, cgroup_id, cgroup_path,
+                    created_ts_nanos, started_ts_nanos, died_ts_nanos, destroyed_ts_nanos,
+                    exit_code, pid_ns, mnt_ns, net_ns, uts_ns, ipc_ns, cgroup_ns, user_ns, time_ns,
+                    lower_dirs, upper_dir, work_dir, merged_dir, inspect_json, {pod_id}
+                 FROM containers ORDER BY coalesce(created_ts_nanos, started_ts_nanos, 0)"
+            ),
             |r| {
                 let ts = |i: usize| -> rusqlite::Result<Option<u64>> {
                     Ok(r.get::<_, Option<i64>>(i)?.map(|v| v as u64))
@@ -454,9 +462,79 @@ impl Session {
                     work_dir: r.get(22)?,
                     merged_dir: r.get(23)?,
                     inspect_json: r.get(24)?,
+                    pod_id: r.get(25)?,
                 })
             },
         )
+    }
+
+    /// The pods, in creation order (none in files written before pods were recorded).
+    pub fn pods(&self) -> Result<Vec<Pod>> {
+        if !self.has_table("pods")? {
+            return Ok(Vec::new());
+        }
+        self.query_rows(
+            "pods",
+            "SELECT pod_id, name, namespace, uid, attempt, runtime, ip, sandbox_pid, net_ns,
+                ipc_ns, uts_ns, pid_ns, mnt_ns, namespace_modes_json, cgroup_parent,
+                created_ts_nanos, stopped_ts_nanos, removed_ts_nanos, labels_json, status_json
+             FROM pods ORDER BY coalesce(created_ts_nanos, 0), pod_id",
+            |r| {
+                let ts = |i: usize| -> rusqlite::Result<Option<u64>> {
+                    Ok(r.get::<_, Option<i64>>(i)?.map(|v| v as u64))
+                };
+                let mut namespaces = Vec::new();
+                for (i, kind) in ["net", "ipc", "uts", "pid", "mnt"].iter().enumerate() {
+                    if let Some(v) = r.get::<_, Option<i64>>(8 + i)? {
+                        namespaces.push(((*kind).to_owned(), v as u64));
+                    }
+                }
+                let pairs = |i: usize| -> rusqlite::Result<Vec<(String, String)>> {
+                    let text: String = r.get(i)?;
+                    Ok(serde_json::from_str(&text).unwrap_or_default())
+                };
+                Ok(Pod {
+                    pod_id: r.get(0)?,
+                    name: r.get(1)?,
+                    namespace: r.get(2)?,
+                    uid: r.get(3)?,
+                    attempt: r.get(4)?,
+                    runtime: r.get(5)?,
+                    ip: r.get(6)?,
+                    sandbox_pid: r.get(7)?,
+                    namespaces,
+                    namespace_modes: pairs(13)?,
+                    cgroup_parent: r.get(14)?,
+                    created_ts_nanos: ts(15)?,
+                    stopped_ts_nanos: ts(16)?,
+                    removed_ts_nanos: ts(17)?,
+                    labels: pairs(18)?,
+                    status_json: r.get(19)?,
+                })
+            },
+        )
+    }
+
+    fn has_table(&self, table: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [table],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .with_ctx(|| format!("looking for the {table} table"))
+    }
+
+    fn has_column(&self, table: &str, column: &str) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM pragma_table_info(?1) WHERE name = ?2",
+                [table, column],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .with_ctx(|| format!("looking for {table}.{column}"))
     }
 
     pub fn images(&self) -> Result<Vec<Image>> {

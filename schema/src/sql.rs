@@ -73,7 +73,31 @@ CREATE TABLE containers (
     upper_dir          TEXT,
     work_dir           TEXT,
     merged_dir         TEXT,
-    inspect_json       TEXT NOT NULL
+    inspect_json       TEXT NOT NULL,
+    pod_id             TEXT
+);
+
+CREATE TABLE pods (
+    pod_id               TEXT PRIMARY KEY,
+    name                 TEXT    NOT NULL,
+    namespace            TEXT    NOT NULL,
+    uid                  TEXT    NOT NULL,
+    attempt              INTEGER NOT NULL,
+    runtime              TEXT    NOT NULL,
+    ip                   TEXT,
+    sandbox_pid          INTEGER,
+    net_ns               INTEGER,
+    ipc_ns               INTEGER,
+    uts_ns               INTEGER,
+    pid_ns               INTEGER,
+    mnt_ns               INTEGER,
+    namespace_modes_json TEXT    NOT NULL,
+    cgroup_parent        TEXT,
+    created_ts_nanos     INTEGER,
+    stopped_ts_nanos     INTEGER,
+    removed_ts_nanos     INTEGER,
+    labels_json          TEXT    NOT NULL,
+    status_json          TEXT    NOT NULL
 );
 
 CREATE TABLE images (

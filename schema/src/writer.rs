@@ -11,8 +11,8 @@ use rusqlite::{Connection, OpenFlags, params};
 
 use crate::chunk::{ChunkEncoder, ChunkLayout, EncodedChunk, MAX_CHUNK_EVENTS};
 use crate::entities::{
-    Bookmark, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Probe, Process, Sample,
-    SessionInfo,
+    Bookmark, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Pod, Probe, Process,
+    Sample, SessionInfo,
 };
 use crate::error::{Error, Result, SqlContext};
 use crate::event::{DockerInfo, Event, EventData, Kind, LossInfo, ResourceSample, Str};
@@ -301,9 +301,9 @@ impl SessionWriter {
                     cgroup_id, cgroup_path, created_ts_nanos, started_ts_nanos, died_ts_nanos,
                     destroyed_ts_nanos, exit_code, pid_ns, mnt_ns, net_ns, uts_ns, ipc_ns,
                     cgroup_ns, user_ns, time_ns, lower_dirs, upper_dir, work_dir, merged_dir,
-                    inspect_json)
+                    inspect_json, pod_id)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                    ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25)",
+                    ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)",
             )
             .and_then(|mut s| {
                 s.execute(params![
@@ -332,9 +332,50 @@ impl SessionWriter {
                     c.work_dir,
                     c.merged_dir,
                     c.inspect_json,
+                    c.pod_id,
                 ])
             })
             .ctx("writing a container")?;
+        Ok(())
+    }
+
+    pub fn upsert_pod(&mut self, p: &Pod) -> Result<()> {
+        let ns = |k: &str| p.namespace(k).map(|v| v as i64);
+        let ts = |t: Option<u64>| t.map(|v| v as i64);
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO pods (pod_id, name, namespace, uid, attempt, runtime, ip,
+                    sandbox_pid, net_ns, ipc_ns, uts_ns, pid_ns, mnt_ns, namespace_modes_json,
+                    cgroup_parent, created_ts_nanos, stopped_ts_nanos, removed_ts_nanos,
+                    labels_json, status_json)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                    ?17, ?18, ?19, ?20)",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    p.pod_id,
+                    p.name,
+                    p.namespace,
+                    p.uid,
+                    p.attempt,
+                    p.runtime,
+                    p.ip,
+                    p.sandbox_pid,
+                    ns("net"),
+                    ns("ipc"),
+                    ns("uts"),
+                    ns("pid"),
+                    ns("mnt"),
+                    serde_json::to_string(&p.namespace_modes).unwrap_or_default(),
+                    p.cgroup_parent,
+                    ts(p.created_ts_nanos),
+                    ts(p.stopped_ts_nanos),
+                    ts(p.removed_ts_nanos),
+                    serde_json::to_string(&p.labels).unwrap_or_default(),
+                    p.status_json,
+                ])
+            })
+            .ctx("writing a pod")?;
         Ok(())
     }
 

@@ -196,6 +196,7 @@ fn web_container() -> Container {
         work_dir: Some(WORK_DIR.into()),
         merged_dir: Some(MERGED_DIR.into()),
         inspect_json: "{}".into(),
+        pod_id: None,
     }
 }
 
