@@ -40,16 +40,20 @@ pub fn walk(root: &Path) -> Vec<(u64, String)> {
     out
 }
 
-/// The container id a cgroup path names: `/docker/<id>` (cgroupfs driver) or
-/// `.../docker-<id>.scope` (systemd driver).
+/// The container id a cgroup path names: Docker's `/docker/<id>` (cgroupfs driver) or
+/// `.../docker-<id>.scope` (systemd driver), a Kubernetes pod's container
+/// `/kubepods/<qos>/pod<uid>/<id>` (cgroupfs) or `.../cri-containerd-<id>.scope` (systemd).
 pub fn container_id(path: &str) -> Option<&str> {
     let last = path.rsplit('/').next()?;
-    let id = last
-        .strip_prefix("docker-")
-        .and_then(|s| s.strip_suffix(".scope"))
-        .unwrap_or(last);
-    let parent_is_docker = path.contains("/docker/") || last.starts_with("docker-");
-    (parent_is_docker && id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(id)
+    let scoped = ["docker-", "cri-containerd-"]
+        .into_iter()
+        .find_map(|p| last.strip_prefix(p)?.strip_suffix(".scope"));
+    let id = scoped.unwrap_or(last);
+    let parent_is_a_runtime = scoped.is_some()
+        || path.contains("/docker/")
+        || (path.contains("/kubepods") && path.contains("/pod"));
+    (parent_is_a_runtime && id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then_some(id)
 }
 
 #[cfg(test)]
@@ -67,6 +71,21 @@ mod tests {
         assert_eq!(container_id("/docker"), None);
         assert_eq!(container_id("/user.slice/session-1.scope"), None);
         assert_eq!(container_id(&format!("/other/{id}")), None);
+        let uid = "0f0e0d0c-0000-4000-8000-000000000001";
+        assert_eq!(
+            container_id(&format!("/kubepods/besteffort/pod{uid}/{id}")),
+            Some(id.as_str())
+        );
+        assert_eq!(
+            container_id(&format!("/kubepods/besteffort/pod{uid}")),
+            None
+        );
+        assert_eq!(
+            container_id(&format!(
+                "/kubepods.slice/kubepods-pod1.slice/cri-containerd-{id}.scope"
+            )),
+            Some(id.as_str())
+        );
     }
 
     #[test]

@@ -14,6 +14,10 @@ Examples:
   sudo beefine-record --session web --pull localhost:5000/nginx:1 \\
       --run localhost:5000/nginx:1 --publish 127.0.0.1:18080:80 --fetch http://127.0.0.1:18080/
 
+  # Run a Kubernetes pod through a node's CRI runtime, as the kubelet would
+  sudo beefine-record --session pod-web --cri unix:///run/beefine/cri/containerd.sock \
+      --pod fixtures/pods/web.yaml
+
   # Record the container stack for 30 s while you work in another terminal
   sudo beefine-record --session everything --duration 30s
 
@@ -23,7 +27,8 @@ Examples:
   # Then open the session (no root needed)
   beefine-view web.beefine";
 
-/// Records what the kernel and the Docker daemon do for containers into a session file.
+/// Records what the kernel and the container runtime (Docker, or a Kubernetes node's CRI)
+/// do for containers into a session file.
 #[derive(Debug, Parser)]
 #[command(name = "beefine-record", version, about, after_help = EXAMPLES)]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
@@ -70,6 +75,7 @@ pub enum ProbeCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("starts").args(["run", "pod"]).multiple(false)))]
 pub struct RecordArgs {
     /// Name of the session; the file is DIR/NAME.beefine.
     #[arg(long, value_name = "NAME", required = true)]
@@ -111,13 +117,22 @@ pub struct RecordArgs {
     #[arg(long, value_name = "SPEC", requires = "run")]
     pub publish: Vec<String>,
     /// After the --run container started, fetch this loopback URL, then stop the container
-    /// (after --linger).
-    #[arg(long, value_name = "URL", requires = "run")]
+    /// (after --linger). With --pod, the URL is fetched inside the pod, on its loopback.
+    #[arg(long, value_name = "URL", requires = "starts")]
     pub fetch: Option<String>,
-    /// How long the --run container keeps running after --fetch, so its resource samples
-    /// show it serving.
+    /// How long the --run container (or the --pod) keeps running after --fetch, so its
+    /// resource samples show it serving; with --pod, also after a container exited.
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
     pub linger: Duration,
+    /// Follow a Kubernetes node's CRI runtime at this socket (unix:///PATH): its pods and
+    /// containers, whoever drives it (a kubelet, or --pod).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub cri: Option<String>,
+    /// Run this Pod manifest through --cri as the kubelet would (sandbox, image pulls, each
+    /// container), wait until a container exits (or --fetch), then stop and remove the pod.
+    /// The command after -- runs once the pod ran, while it is still up.
+    #[arg(long, value_name = "POD.yaml", requires = "cri")]
+    pub pod: Option<PathBuf>,
     /// Keep the containers, networks and images the recorder created.
     #[arg(long)]
     pub keep: bool,
@@ -206,5 +221,29 @@ mod tests {
             Cli::try_parse_from(["beefine-record"]).is_err(),
             "--session is required"
         );
+        let pod = |extra: &[&str]| {
+            let mut a = vec!["beefine-record", "--session", "s"];
+            a.extend_from_slice(extra);
+            Cli::try_parse_from(a)
+        };
+        let cri = "unix:///run/beefine/cri/containerd.sock";
+        assert!(
+            pod(&[
+                "--cri",
+                cri,
+                "--pod",
+                "p.yaml",
+                "--fetch",
+                "http://127.0.0.1:1/"
+            ])
+            .is_ok()
+        );
+        assert!(pod(&["--pod", "p.yaml"]).is_err(), "--pod needs --cri");
+        assert!(
+            pod(&["--fetch", "http://127.0.0.1:1/"]).is_err(),
+            "--fetch needs a workload"
+        );
+        assert!(pod(&["--cri", cri, "--pod", "p.yaml", "--run", "x"]).is_err());
+        assert!(pod(&["--cri", cri]).is_ok(), "following a kubelet's node");
     }
 }

@@ -9,6 +9,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod clock;
 pub mod convert;
+pub mod cri;
 pub mod docker;
 pub mod gate;
 pub mod loader;

@@ -17,6 +17,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use crate::capture::{self, Capture};
 use crate::cli::RecordArgs;
 use crate::clock::{boot_nanos, clock_offset_nanos};
+use crate::cri::CriSetup;
 use crate::docker;
 use crate::loader::{self, AttachOptions};
 use crate::session::{SessionBuilder, SessionMsg};
@@ -88,6 +89,7 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         bail!("--ring-mib must be a power of two up to 1024");
     }
     let docker_actions = docker::Actions::from_args(&args)?;
+    let cri_setup = CriSetup::from_args(&args).await?;
     let docker_client = docker::connect_early().await;
     let started = Instant::now();
     let start_ts_nanos = boot_nanos();
@@ -223,6 +225,19 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     )
     .await;
 
+    let cri = match cri_setup {
+        Some(c) => Some(
+            c.start(
+                tx.clone(),
+                clock_offset,
+                start_ts_nanos,
+                args.sample_interval,
+            )
+            .await,
+        ),
+        None => None,
+    };
+
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
     let sleep_until = |d: Option<tokio::time::Instant>| async move {
         match d {
@@ -248,6 +263,9 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         let mut code = None;
         if let Some(actions) = &docker_actions {
             code = Some(actions.perform(&docker, &args.command).await?);
+        }
+        if let Some(pod) = cri.as_ref().map(|c| c.perform()) {
+            code = pod.await.transpose()?.or(code);
         }
         if !args.command.is_empty() && !runs_container {
             let (mut child, gate) = gate::spawn(&args.command)?;
@@ -297,12 +315,20 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     {
         actions.cleanup(&docker).await;
     }
+    if let Some(c) = &cri
+        && let Err(e) = c.cleanup(args.keep).await
+    {
+        eprintln!("beefine-record: removing the pod: {e:#}");
+    }
     if let Some(t) = status_task {
         t.abort();
         status::clear_line();
     }
     let end_ts_nanos = boot_nanos();
     docker.stop().await;
+    if let Some(c) = cri {
+        c.stop().await;
+    }
     stop.store(true, Ordering::Relaxed);
     let ebpf = capture_thread
         .join()

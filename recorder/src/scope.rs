@@ -15,6 +15,11 @@ pub fn classify(name: &str) -> Option<Component> {
         "docker-proxy" => Component::DockerProxy,
         "docker-init" => Component::ContainerInit,
         _ if base.starts_with("containerd-shim") => Component::Shim,
+        // CNI plugins are named by what they do (bridge, host-local, loopback, …): known by
+        // where runtimes keep them.
+        _ if name.starts_with("/usr/lib/cni/") || name.starts_with("/opt/cni/bin/") => {
+            Component::Cni
+        }
         // runc re-execs itself as runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT].
         _ if base == "runc" || base.starts_with("runc:[") => Component::Runc,
         _ => return None,
@@ -93,7 +98,10 @@ fn proc_pids() -> HashSet<u32> {
 pub fn in_container_cgroup(cgroup: &str) -> bool {
     cgroup.lines().any(|l| {
         let path = l.splitn(3, ':').nth(2).unwrap_or("");
-        path.contains("/docker/") || path.contains("/docker-") || path.contains("/libpod-")
+        path.contains("/docker/")
+            || path.contains("/docker-")
+            || path.contains("/libpod-")
+            || path.contains("/kubepods")
     })
 }
 
@@ -193,6 +201,8 @@ mod tests {
         assert_eq!(classify("runc:[2:INIT]"), Some(Component::Runc));
         assert_eq!(classify("docker-init"), Some(Component::ContainerInit));
         assert_eq!(classify("bash"), None);
+        assert_eq!(classify("/usr/lib/cni/bridge"), Some(Component::Cni));
+        assert_eq!(classify("bridge"), None);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use beefine_schema::{
     Component, Container, DaemonSample, DockerEvent, Event, EventData, Image, Kind, Layer, Loss,
-    Namespaces, Probe, Process, Sample, SessionWriter, Str, WriteSummary,
+    Namespaces, Pod, Probe, Process, Sample, SessionWriter, Str, WriteSummary,
 };
 use rustc_hash::FxHashMap;
 
@@ -38,6 +38,9 @@ pub enum SessionMsg {
     /// cgroup v2 ids found at start, with their paths.
     Cgroups(Vec<(u64, String)>),
     Container(Box<Container>),
+    Pod(Box<Pod>),
+    /// A CRI call or a change of state the CRI runtime reported.
+    CriEvent(Box<CriEvent>),
     Image(Box<Image>),
     Layer(Box<Layer>),
     DockerEvent(Box<DockerEvent>),
@@ -53,6 +56,23 @@ pub enum SessionMsg {
     Finish {
         end_ts_nanos: u64,
     },
+}
+
+/// A CRI lifecycle call the recorder made (`method` set, with its duration and error), or a
+/// change of state the runtime reported (`state`: `created`, `started`, `exited`,
+/// `notready`, `removed`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CriEvent {
+    pub ts_nanos: u64,
+    pub duration_nanos: u64,
+    pub method: String,
+    pub state: String,
+    pub pod_id: String,
+    pub container_id: String,
+    /// The pod's `namespace/name`, the container's name or the image reference.
+    pub name: String,
+    /// The gRPC status of a failed call (`NotFound: …`); empty when it succeeded.
+    pub error: String,
 }
 
 struct ProcEntry {
@@ -73,6 +93,7 @@ pub struct SessionBuilder {
     cgroup_paths: FxHashMap<u64, String>,
     containers: BTreeMap<String, Container>,
     containers_dirty: bool,
+    pods: BTreeMap<String, Pod>,
     cgroup_root: Option<PathBuf>,
 }
 
@@ -88,6 +109,7 @@ impl SessionBuilder {
             cgroup_paths: FxHashMap::default(),
             containers: BTreeMap::new(),
             containers_dirty: false,
+            pods: BTreeMap::new(),
             cgroup_root: cgroups::v2_mount(),
         }
     }
@@ -160,6 +182,8 @@ impl SessionBuilder {
                 }
             }
             SessionMsg::Container(c) => self.merge_container(*c),
+            SessionMsg::Pod(p) => self.merge_pod(*p)?,
+            SessionMsg::CriEvent(e) => self.cri_event(&e)?,
             SessionMsg::Image(i) => self.writer.upsert_image(&i)?,
             SessionMsg::Layer(l) => self.writer.upsert_layer(&l)?,
             SessionMsg::DockerEvent(e) => self.writer.docker_event(&e)?,
@@ -225,6 +249,7 @@ impl SessionBuilder {
                     } else {
                         new.inspect_json
                     },
+                    pod_id: new.pod_id.or(old.pod_id),
                 }
             }
         };
@@ -235,6 +260,32 @@ impl SessionBuilder {
         }
         self.containers.insert(c.container_id.clone(), c);
         self.containers_dirty = true;
+    }
+
+    /// Keeps what was known of a pod that a later description lacks (the sandbox's process
+    /// and namespaces once it stopped, the first time it was seen stopped).
+    fn merge_pod(&mut self, mut new: Pod) -> Result<()> {
+        if let Some(old) = self.pods.get(&new.pod_id) {
+            if new.sandbox_pid.is_none() {
+                new.sandbox_pid = old.sandbox_pid;
+            }
+            if new.namespaces.is_empty() {
+                new.namespaces.clone_from(&old.namespaces);
+            }
+            if new.ip.is_none() {
+                new.ip.clone_from(&old.ip);
+            }
+            new.created_ts_nanos = old.created_ts_nanos.or(new.created_ts_nanos);
+            new.stopped_ts_nanos = old.stopped_ts_nanos.or(new.stopped_ts_nanos);
+            new.removed_ts_nanos = old.removed_ts_nanos.or(new.removed_ts_nanos);
+        }
+        self.writer.upsert_pod(&new)?;
+        self.pods.insert(new.pod_id.clone(), new);
+        Ok(())
+    }
+
+    fn cri_event(&mut self, _e: &CriEvent) -> Result<()> {
+        Ok(())
     }
 
     /// The container a cgroup id belongs to, looking the id up in the hierarchy if unknown.
