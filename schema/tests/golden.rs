@@ -65,6 +65,7 @@ const PINNED: &[(u8, &str)] = &[
     (45, "setuid"),
     (46, "setgid"),
     (47, "setgroups"),
+    (48, "cri"),
 ];
 
 #[test]

@@ -224,6 +224,27 @@ event_model! {
             net_tx_bytes: u64 => D::ByteCount,
             pids: u32 => D::Plain,
         }
+        /// A call to a Kubernetes node's CRI runtime (the kubelet's part), or a change of
+        /// state the runtime reported.
+        CriInfo<S> {
+            /// The CRI method (`RunPodSandbox`, `PullImage`, `CreateContainer`,
+            /// `StartContainer`, …); empty for a change the runtime reported.
+            method: str => D::Text,
+            /// The change the runtime reported (`created`, `started`, `exited`, `notready`,
+            /// `removed`); empty for a call.
+            state: str => D::Text,
+            /// The container it is about; for the pod's own calls and changes, its sandbox
+            /// (whose container id is the pod id).
+            container_id: str => D::ContainerId,
+            /// The pod (CRI sandbox id), when it is about one.
+            pod_id: str => D::Text,
+            /// The pod's `namespace/name`, the container's name or the image reference.
+            name: str => D::Text,
+            /// How long the call took (0 for a reported change).
+            duration_nanos: u64 => D::Nanos,
+            /// The gRPC status of a failed call (`NotFound: …`); empty when it succeeded.
+            error: str => D::Text,
+        }
         /// Events that were lost, or a time span in which a source was not recorded.
         LossInfo {
             source: loss => D::LossSource,
@@ -454,5 +475,8 @@ event_model! {
         47 Setgroups = "setgroups", Process, result, SetgroupsArgs,
             "Sets the supplementary groups (runc clears or sets them before the entrypoint).",
             summary "{size} groups[ {gids}]";
+        48 Cri = "cri", Cri, no_result, Box<CriInfo<S>>,
+            "A call to the node's CRI runtime, as the kubelet makes it (RunPodSandbox, CreateContainer…), with how long it took, or a change of state the runtime reported.",
+            summary "[{method}][{state}][ {name}][  {duration_nanos}][  failed: {error}]";
     }
 }

@@ -234,12 +234,14 @@ pub enum Family {
     Cgroup,
     Network,
     Docker,
+    /// A Kubernetes node's CRI runtime: the kubelet's calls and the runtime's changes.
+    Cri,
     Custom,
     Meta,
 }
 
 impl Family {
-    pub const ALL: [Family; 9] = [
+    pub const ALL: [Family; 10] = [
         Self::Process,
         Self::Namespace,
         Self::Mount,
@@ -247,6 +249,7 @@ impl Family {
         Self::Cgroup,
         Self::Network,
         Self::Docker,
+        Self::Cri,
         Self::Custom,
         Self::Meta,
     ];
@@ -260,6 +263,7 @@ impl Family {
             Self::Cgroup => "cgroups",
             Self::Network => "network",
             Self::Docker => "docker",
+            Self::Cri => "cri",
             Self::Custom => "custom",
             Self::Meta => "recorder",
         }

@@ -45,6 +45,7 @@ pub fn family_color(family: Family) -> Color32 {
         Family::Cgroup => Color32::from_rgb(0xde, 0xcf, 0x3f),
         Family::Network => Color32::from_rgb(0x4d, 0xc9, 0xc9),
         Family::Docker => Color32::from_rgb(0xf1, 0x7c, 0xb0),
+        Family::Cri => Color32::from_rgb(0x32, 0x6c, 0xe5),
         Family::Custom => Color32::from_rgb(0xb2, 0x91, 0x2f),
         Family::Meta => Color32::from_rgb(0x9a, 0x9a, 0x9a),
     }
