@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use beefine_schema::{
-    Component, Container, DaemonSample, DockerEvent, Event, EventData, Image, Kind, Layer, Loss,
-    Namespaces, Pod, Probe, Process, Sample, SessionWriter, Str, WriteSummary,
+    Component, Container, CriInfo, DaemonSample, DockerEvent, Event, EventData, Image, Kind, Layer,
+    Loss, Namespaces, Pod, Probe, Process, Sample, SessionWriter, Str, WriteSummary,
 };
 use rustc_hash::FxHashMap;
 
@@ -284,7 +284,26 @@ impl SessionBuilder {
         Ok(())
     }
 
-    fn cri_event(&mut self, _e: &CriEvent) -> Result<()> {
+    /// A CRI call or reported change, on the timeline (kind `cri`). A pod's own events name
+    /// its sandbox as their container.
+    fn cri_event(&mut self, e: &CriEvent) -> Result<()> {
+        let container_id = if e.container_id.is_empty() {
+            &e.pod_id
+        } else {
+            &e.container_id
+        };
+        self.writer.push(Event::untasked(
+            e.ts_nanos,
+            EventData::Cri(Box::new(CriInfo {
+                method: Str::from(e.method.as_str()),
+                state: Str::from(e.state.as_str()),
+                container_id: Str::from(container_id.as_str()),
+                pod_id: Str::from(e.pod_id.as_str()),
+                name: Str::from(e.name.as_str()),
+                duration_nanos: e.duration_nanos,
+                error: Str::from(e.error.as_str()),
+            })),
+        ))?;
         Ok(())
     }
 
