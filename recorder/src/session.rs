@@ -560,6 +560,35 @@ impl SessionBuilder {
         }
     }
 
+    /// A container that ended before its runtime was asked (a short-lived one) has no
+    /// namespaces from /proc: its init process's events tell them (the kernel stamps each
+    /// event with the task's namespaces, the inodes of /proc/PID/ns/*).
+    /// Whether it filled any.
+    fn namespaces_from_events(&mut self) -> bool {
+        let mut filled = false;
+        for c in self.containers.values_mut() {
+            let Some(pid) = c.init_pid.filter(|_| c.namespaces.is_empty()) else {
+                continue;
+            };
+            let row = self
+                .procs
+                .get(&pid)
+                .map(|p| &p.row)
+                .or(self.exited.get(&pid))
+                .filter(|p| p.container_id.as_deref() == Some(c.container_id.as_str()));
+            if let Some(p) = row {
+                c.namespaces =
+                    p.ns.by_type()
+                        .into_iter()
+                        .filter(|(_, inode)| *inode != 0)
+                        .map(|(kind, inode)| (kind.to_owned(), u64::from(inode)))
+                        .collect();
+                filled |= !c.namespaces.is_empty();
+            }
+        }
+        filled
+    }
+
     fn flush_rows(&mut self) -> Result<()> {
         for row in self.ended.drain(..) {
             self.writer.upsert_process(&row)?;
@@ -567,6 +596,9 @@ impl SessionBuilder {
         for p in self.procs.values_mut().filter(|p| p.dirty) {
             self.writer.upsert_process(&p.row)?;
             p.dirty = false;
+        }
+        if self.namespaces_from_events() {
+            self.containers_dirty = true;
         }
         if self.containers_dirty {
             for c in self.containers.values() {

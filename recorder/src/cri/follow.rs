@@ -263,9 +263,18 @@ pub fn container_row(
     let status = r.status.as_ref()?;
     let info = info_json(&r.info);
     let state = ContainerState::try_from(status.state).ok();
-    let pid = pid_of(&info).filter(|_| state == Some(ContainerState::ContainerRunning));
-    let (cgroup_id, cgroup_path) = pid.map_or((None, None), cgroup_of);
-    let (lower, upper, work) = pid.and_then(root_overlay).unwrap_or_default();
+    // The init's pid stays in the status after it exited; /proc is read only while it lives.
+    // Once created it already is in all its namespaces (runc's init waits there to exec the
+    // entrypoint), so a container that runs for a moment only is described from then.
+    let pid = pid_of(&info);
+    let live = pid.filter(|_| {
+        matches!(
+            state,
+            Some(ContainerState::ContainerCreated | ContainerState::ContainerRunning)
+        )
+    });
+    let (cgroup_id, cgroup_path) = live.map_or((None, None), cgroup_of);
+    let (lower, upper, work) = live.and_then(root_overlay).unwrap_or_default();
     let name = status
         .metadata
         .as_ref()
@@ -290,7 +299,7 @@ pub fn container_row(
         died_ts_nanos: to_boot(status.finished_at),
         exit_code: (state == Some(ContainerState::ContainerExited))
             .then_some(i64::from(status.exit_code)),
-        namespaces: pid.map(namespaces_of).unwrap_or_default(),
+        namespaces: live.map(namespaces_of).unwrap_or_default(),
         lower_dirs: lower,
         upper_dir: upper,
         work_dir: work,

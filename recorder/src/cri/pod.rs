@@ -124,6 +124,7 @@ impl PodRun {
                 .context("a container of the manifest")?;
             let id = cri.create_container(&pod_id, config, &sandbox).await?;
             self.made().containers.push((id.clone(), spec.name.clone()));
+            follower.describe_container(&id, &pod_id).await;
             progress(&format!(
                 "▶ StartContainer {} ({})",
                 spec.name,
