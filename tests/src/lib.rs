@@ -23,6 +23,10 @@ pub const REGISTRY_ADDR: &str = "127.0.0.1:5000";
 pub const REGISTRY_HOST: &str = "localhost:5000";
 /// dockerd's API socket.
 pub const DOCKER_SOCKET: &str = "/var/run/docker.sock";
+/// The CRI node's containerd (`cargo xtask provision` starts it).
+pub const CRI_SOCKET: &str = "/run/beefine/cri/containerd.sock";
+/// Where the CRI node's CNI keeps its address allocations (host-local).
+pub const CRI_IPAM_DIR: &str = "/run/beefine/cri/ipam/beefine-pods";
 
 const PROVISION_HINT: &str = "run `cargo xtask provision` as root (or run the privileged \
                               tests through `cargo xtask test`)";
@@ -134,6 +138,47 @@ pub fn require_docker() {
         ),
         Err(e) => panic!("dockerd does not answer on {DOCKER_SOCKET} ({e}): {PROVISION_HINT}"),
     }
+}
+
+/// Fails unless the CRI node's containerd answers on its socket with the CRI plugin loaded.
+#[track_caller]
+pub fn require_cri() {
+    let out = Command::new("ctr")
+        .args(["--address", CRI_SOCKET, "--timeout", "5s", "plugins", "ls"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running `ctr` ({e}): `apt-get install containerd`"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let cri_ok = text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.first() == Some(&"io.containerd.grpc.v1")
+            && f.get(1) == Some(&"cri")
+            && f.last() == Some(&"ok")
+    });
+    if !out.status.success() || !cri_ok {
+        panic!(
+            "no containerd with its CRI plugin answers on {CRI_SOCKET} ({}): {PROVISION_HINT}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+}
+
+/// `ctr --address CRI_SOCKET -n k8s.io ARGS`: the CRI node's containerd objects.
+#[track_caller]
+pub fn cri_ctr(args: &[&str]) -> String {
+    let out = Command::new("ctr")
+        .args(["--address", CRI_SOCKET, "--namespace", "k8s.io"])
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("running `ctr` ({e}): `apt-get install containerd`"));
+    assert!(
+        out.status.success(),
+        "`ctr {}` failed: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr).trim()
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Fails unless an open registry answers on 127.0.0.1:5000.
