@@ -410,11 +410,21 @@ impl Session {
     }
 
     pub fn containers(&self) -> Result<Vec<Container>> {
-        // Files written before pods were recorded have no pod_id column.
-        let pod_id = if self.has_column("containers", "pod_id")? {
-            "pod_id"
+        // Files written before pods were recorded have no pod_id column. A pod's containers
+        // come together, its sandbox first, at the time the pod's first one was created.
+        let created = "coalesce(created_ts_nanos, started_ts_nanos, 0)";
+        let (pod_id, order) = if self.has_column("containers", "pod_id")? {
+            (
+                "pod_id",
+                format!(
+                    "coalesce((SELECT min(coalesce(p.created_ts_nanos, p.started_ts_nanos, 0))
+                               FROM containers p WHERE p.pod_id = containers.pod_id), {created}),
+                     coalesce(pod_id, container_id), container_id <> coalesce(pod_id, ''),
+                     {created}"
+                ),
+            )
         } else {
-            "NULL"
+            ("NULL", created.to_owned())
         };
         self.query_rows(
             "containers",
@@ -423,7 +433,7 @@ impl Session {
                     created_ts_nanos, started_ts_nanos, died_ts_nanos, destroyed_ts_nanos,
                     exit_code, pid_ns, mnt_ns, net_ns, uts_ns, ipc_ns, cgroup_ns, user_ns, time_ns,
                     lower_dirs, upper_dir, work_dir, merged_dir, inspect_json, {pod_id}
-                 FROM containers ORDER BY coalesce(created_ts_nanos, started_ts_nanos, 0)"
+                 FROM containers ORDER BY {order}"
             ),
             |r| {
                 let ts = |i: usize| -> rusqlite::Result<Option<u64>> {

@@ -68,9 +68,15 @@ fn pods_and_their_containers_round_trip() {
     w.upsert_pod(&p).unwrap();
     let sandbox = container(&p.pod_id, "POD", &p.pod_id);
     let app = container(&"a1".repeat(32), "httpd", &p.pod_id);
+    // Created after the sandbox and before the pod's app container.
     let plain = Container {
         pod_id: None,
+        created_ts_nanos: Some(1_000_000_150),
         ..container(&"c3".repeat(32), "docker-one", "")
+    };
+    let sandbox = Container {
+        created_ts_nanos: Some(1_000_000_100),
+        ..sandbox
     };
     for c in [&sandbox, &app, &plain] {
         w.upsert_container(c).unwrap();
@@ -85,6 +91,14 @@ fn pods_and_their_containers_round_trip() {
 
     let s = Session::open(&path).unwrap();
     assert_eq!(s.pods().unwrap(), vec![stopped.clone()]);
+    // A pod's containers come together, its sandbox first.
+    let order: Vec<String> = s
+        .containers()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(order, ["POD", "httpd", "docker-one"]);
     let got = s.containers().unwrap();
     let find = |id: &str| got.iter().find(|c| c.container_id == id).unwrap();
     assert_eq!(find(&sandbox.container_id), &sandbox);
