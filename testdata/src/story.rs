@@ -600,6 +600,19 @@ fn run(v: &mut Vec<Event>) {
     ));
     v.push(ev(ms(1750), &WORKER, None, D::Exit(ExitInfo { code: 0 })));
     v.push(ev(ms(1790), &NGINX, None, D::Exit(ExitInfo { code: 15 })));
+    // What a CRI runtime reports of a container (kind `cri`), as if it ran the same one.
+    v.push(Event::untasked(
+        ms(1795),
+        D::Cri(Box::new(CriInfo {
+            method: "".into(),
+            state: "exited".into(),
+            container_id: WEB_ID.into(),
+            pod_id: "".into(),
+            name: "web".into(),
+            duration_nanos: 0,
+            error: "".into(),
+        })),
+    ));
 }
 
 /// Mounts as runc 1.2 makes them with the new mount API: a detached clone of the host's

@@ -8,7 +8,7 @@ const EXAMPLES: &str = "\
 Examples:
   beefine-view                               open the bundled example session
   beefine-view pull-nginx.beefine            open a session (also one still being recorded)
-  beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers
+  beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers, pods
   beefine-view export run.beefine --format jsonl -o run.jsonl
   beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"mount\")'
   beefine-view export run.beefine --format perfetto -o run.pftrace   (open in ui.perfetto.dev)
@@ -56,7 +56,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Print a summary of a session: status, duration, events by kind, containers, losses,
+    /// Print a summary of a session: status, duration, events by kind, containers, pods, losses,
     /// file size and bytes per event
     #[command(after_help = "Example:\n  beefine-view info pull-nginx.beefine")]
     Info {

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use beefine_schema::{Error, Kind, Query, Session};
+use beefine_schema::{Error, Kind, Pod, Query, Session};
 
 use crate::containers::ContainerIndex;
 use crate::format;
@@ -33,6 +33,8 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
     let mut t = String::new();
     overview(&mut t, session, scanned)?;
     containers_section(&mut t, session, &containers, &per_container);
+    let start = session.meta().info.start_ts_nanos;
+    pods_info(&mut t, &session.pods()?, &containers, &per_container, start);
     images_section(&mut t, session)?;
     probes_section(&mut t, session)?;
     bookmarks_section(&mut t, session)?;
@@ -179,6 +181,69 @@ fn containers_section(
             format::thousands(*n),
             life.join(", ")
         );
+    }
+}
+
+/// The pods: name, IP, sandbox, lifetime, and each container with the namespaces it shares
+/// with the sandbox.
+fn pods_info(
+    t: &mut String,
+    pods: &[Pod],
+    containers: &ContainerIndex,
+    per_container: &[u64],
+    start: u64,
+) {
+    if pods.is_empty() {
+        return;
+    }
+    let rel = |ts: Option<u64>| ts.map(|ts| format::offset(ts as i64 - start as i64));
+    let _ = writeln!(t, "\npods         {}", pods.len());
+    for p in pods {
+        let mut life = Vec::new();
+        if let Some(s) = rel(p.created_ts_nanos) {
+            life.push(format!("created {s}"));
+        }
+        if let Some(s) = rel(p.stopped_ts_nanos) {
+            life.push(format!("stopped {s}"));
+        }
+        if let Some(s) = rel(p.removed_ts_nanos) {
+            life.push(format!("removed {s}"));
+        }
+        let _ = writeln!(
+            t,
+            "  {:<12}  {:<33}  {:<15}  {}",
+            format::short_id(&p.pod_id),
+            format::ellipsize(&p.full_name(), 33),
+            p.ip.as_deref().unwrap_or("no IP"),
+            life.join(", ")
+        );
+        let members = containers
+            .containers()
+            .iter()
+            .zip(per_container)
+            .filter(|(c, _)| c.pod_id.as_deref() == Some(p.pod_id.as_str()));
+        for (c, n) in members {
+            let shared: Vec<&str> = ["net", "ipc", "uts", "pid", "mnt"]
+                .into_iter()
+                .filter(|k| {
+                    !c.is_sandbox() && c.namespace(k).is_some_and(|v| p.namespace(k) == Some(v))
+                })
+                .collect();
+            let role = if c.is_sandbox() {
+                "sandbox: holds the pod's namespaces".to_owned()
+            } else if shared.is_empty() {
+                "shares no namespace known".to_owned()
+            } else {
+                format!("shares {} with the sandbox", shared.join(", "))
+            };
+            let _ = writeln!(
+                t,
+                "    {:<12}  {:<20}  {:>9} events  {role}",
+                c.short_id(),
+                format::ellipsize(&c.name, 20),
+                format::thousands(*n),
+            );
+        }
     }
 }
 

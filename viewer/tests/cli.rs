@@ -426,3 +426,40 @@ fn the_recorded_fixtures_export_completely() {
         assert!(stdout(&o).contains(short), "{name}: {}", stdout(&o));
     }
 }
+
+#[test]
+fn info_lists_the_pods_of_the_recorded_pod_fixture() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/sessions/pod-web.beefine");
+    let session = beefine_schema::Session::open(&path).unwrap();
+    let pods = session.pods().unwrap();
+    assert_eq!(pods.len(), 1);
+    let pod = &pods[0];
+    let o = run(&["info", path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let section = text
+        .split_once("\npods ")
+        .map(|(_, rest)| rest)
+        .unwrap_or_else(|| panic!("no pods section: {text}"));
+    assert!(section.contains("default/web"), "{section}");
+    assert!(section.contains(&pod.pod_id[..12]), "{section}");
+    assert!(section.contains(pod.ip.as_deref().unwrap()), "{section}");
+    assert!(
+        section.contains("sandbox: holds the pod's namespaces"),
+        "{section}"
+    );
+    assert!(
+        section.contains("httpd") && section.contains("fetch"),
+        "{section}"
+    );
+    assert!(section.contains("shares net"), "{section}");
+    // The CRI calls export with their fields.
+    let (o, events) = export(&path);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let run_sandbox = events
+        .iter()
+        .find(|e| e["kind"] == "cri" && e["method"] == "RunPodSandbox")
+        .expect("the RunPodSandbox call");
+    assert_eq!(run_sandbox["pod_id"], pod.pod_id.as_str());
+    assert!(run_sandbox["duration_nanos"].as_u64().unwrap() > 0);
+}

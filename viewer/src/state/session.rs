@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use beefine_schema::{
     Bookmark, Component, Container, Event, EventData, Family, Image, Kind, Layer, Loss, Meta,
-    Namespaces, Probe, Process, Query, Sample, Session, Status, TailCursor,
+    Namespaces, Pod, Probe, Process, Query, Sample, Session, Status, TailCursor,
 };
 
 use super::paths::{OverlayIndex, Roots};
@@ -42,6 +42,8 @@ pub struct LoadedSession {
     /// is empty. In start order.
     pub processes: Vec<Process>,
     pub images: Vec<Image>,
+    /// Kubernetes pods (a pod's containers are next to each other in `containers`).
+    pub pods: Vec<Pod>,
     pub layers: Vec<Layer>,
     pub losses: Vec<Loss>,
     pub lost_events: u64,
@@ -91,6 +93,7 @@ pub struct Entities {
     pub containers: Vec<Container>,
     pub processes: Vec<Process>,
     pub images: Vec<Image>,
+    pub pods: Vec<Pod>,
     pub layers: Vec<Layer>,
     pub losses: Vec<Loss>,
     pub lost_events: u64,
@@ -105,6 +108,7 @@ impl Entities {
             containers: session.containers()?,
             processes: session.processes()?,
             images: session.images()?,
+            pods: session.pods()?,
             layers: session.layers()?,
             losses: session.losses()?,
             lost_events: session.lost_events()?,
@@ -171,6 +175,7 @@ impl LoadedSession {
             containers,
             processes: Vec::new(),
             images: Vec::new(),
+            pods: Vec::new(),
             layers: Vec::new(),
             losses: Vec::new(),
             lost_events: 0,
@@ -211,6 +216,7 @@ impl LoadedSession {
         self.overlay = OverlayIndex::new(&e.layers, &e.images, self.containers.containers());
         self.layers = e.layers;
         self.images = e.images;
+        self.pods = e.pods;
         self.losses = e.losses;
         self.lost_events = e.lost_events;
         self.probes = Probes::new(&e.probes);
@@ -341,12 +347,23 @@ impl LoadedSession {
     /// A short name for a container: its name, else its short id.
     pub fn container_label(&self, idx: usize) -> String {
         self.containers.get(idx).map_or_else(String::new, |c| {
-            if c.name.is_empty() {
+            let name = if c.name.is_empty() {
                 c.short_id().to_owned()
             } else {
                 c.name.trim_start_matches('/').to_owned()
+            };
+            match self.pod_of(idx) {
+                Some(pod) if c.is_sandbox() => format!("{} sandbox", pod.name),
+                Some(pod) => format!("{}/{name}", pod.name),
+                None => name,
             }
         })
+    }
+
+    /// The pod container `idx` belongs to.
+    pub fn pod_of(&self, idx: usize) -> Option<&Pod> {
+        let pod_id = self.containers.get(idx)?.pod_id.as_deref()?;
+        self.pods.iter().find(|p| p.pod_id == pod_id)
     }
 
     pub fn component_of(&self, idx: EventIdx) -> ComponentIdx {

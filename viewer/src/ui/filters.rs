@@ -93,7 +93,16 @@ fn container_ui(ui: &mut Ui, v: &Viewer, f: &mut Filter) {
             let mut choice = f.container.clone();
             ui.selectable_value(&mut choice, ContainerChoice::Any, "any");
             ui.selectable_value(&mut choice, ContainerChoice::Host, "host (no container)");
+            let mut pod = None;
             for (i, c) in v.session.containers.containers().iter().enumerate() {
+                // A pod's containers are next to each other: one heading per pod.
+                let this = v.session.pod_of(i);
+                if let Some(p) = this
+                    && pod != Some(&p.pod_id)
+                {
+                    ui.label(RichText::new(format!("pod {}", p.full_name())).weak());
+                }
+                pod = this.map(|p| &p.pod_id);
                 ui.selectable_value(
                     &mut choice,
                     ContainerChoice::Container(c.container_id.clone()),
