@@ -416,3 +416,81 @@ fn cri_calls_are_recorded(events: &[Event], pod: &Pod, httpd: &Container) {
         "bridge, host-local, loopback at set-up: {cni} CNI execs"
     );
 }
+
+/// Without `--pod` the recorder follows whatever drives the runtime, as on a node where the
+/// kubelet does: here a second recorder runs the pod (without packets: one XDP program per
+/// interface), recorded as the command.
+#[test]
+fn a_pod_that_something_else_runs_is_followed() {
+    require_root();
+    require_registry();
+    require_cri();
+    require_image("localhost:5000/busybox:latest");
+    let manifest = workspace_root().join("fixtures/pods/web.yaml");
+    let scratch = Scratch::new("cri-follow");
+    let driver = support::recorder_bin();
+    let cri = format!("unix://{CRI_SOCKET}");
+    let out = record(
+        &scratch,
+        "follow",
+        &["--cri", &cri, "--no-packets", "--grace", "0.5s"],
+        &[
+            driver.to_str().unwrap(),
+            "--session",
+            "driver",
+            "--out",
+            scratch.dir.to_str().unwrap(),
+            "--quiet",
+            "--no-packets",
+            "--cri",
+            &cri,
+            "--pod",
+            manifest.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (session, events) = events(&scratch.session("follow"));
+    let pods = session.pods().unwrap();
+    let pod = pods
+        .iter()
+        .find(|p| p.name == "web")
+        .unwrap_or_else(|| panic!("the pod the driver ran: {pods:?}"));
+    let containers = session.containers().unwrap();
+    let mut names: Vec<&str> = containers
+        .iter()
+        .filter(|c| c.pod_id.as_deref() == Some(pod.pod_id.as_str()))
+        .map(|c| c.name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(names, ["POD", "fetch", "httpd"]);
+    let cri_events: Vec<_> = events
+        .iter()
+        .filter_map(|e| match &e.data {
+            EventData::Cri(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cri_events.iter().all(|c| c.method.is_empty()),
+        "the follower makes no lifecycle calls"
+    );
+    for state in ["created", "started", "exited", "removed"] {
+        assert!(
+            cri_events.iter().any(|c| c.state.as_ref() == state),
+            "no {state} reported: {cri_events:?}"
+        );
+    }
+    assert!(pod.removed_ts_nanos.is_some(), "the driver removed the pod");
+    // The pod's processes are in scope and attributed.
+    let httpd = containers.iter().find(|c| c.name == "httpd").unwrap();
+    assert!(
+        events
+            .iter()
+            .any(|e| httpd.cgroup_id == Some(e.header.cgroup_id) && e.kind() == Kind::Exec),
+        "httpd's exec is in the session"
+    );
+}
