@@ -8,7 +8,7 @@ use anyhow::{Context as _, Result};
 use clap::Parser;
 
 use crate::services::Started;
-use crate::{images, provision, util};
+use crate::{cri, images, provision, util};
 
 #[derive(Parser)]
 pub struct DemoArgs {
@@ -83,6 +83,49 @@ fn remove_local_image(image: &str) -> Result<()> {
         }
     }
     Ok(())
+}
+
+fn busybox_latest() -> String {
+    images::reference("busybox", "latest")
+}
+
+/// Removes an image from the CRI node's containerd, if it has it.
+fn remove_cri_image(image: &str) -> Result<()> {
+    let mut ctr = Command::new("ctr");
+    ctr.args(["--address", cri::SOCKET, "--namespace", "k8s.io", "images"]);
+    let listed = util::output(ctr.arg("ls").arg("-q"))?;
+    if listed.lines().any(|l| l == image) {
+        util::run(Command::new("ctr").args([
+            "--address",
+            cri::SOCKET,
+            "--namespace",
+            "k8s.io",
+            "images",
+            "rm",
+            image,
+        ]))?;
+    }
+    Ok(())
+}
+
+/// The arguments of `beefine-record` that record a pod's birth on the CRI node:
+/// `fixtures/pods/web.yaml` run as the kubelet would, the page fetched inside the pod too.
+fn pod_web_args(dir: &Path) -> Vec<String> {
+    let manifest = util::root().join("fixtures").join("pods").join("web.yaml");
+    [
+        "--session",
+        "pod-web",
+        "--out",
+        &dir.display().to_string(),
+        "--force",
+        "--cri",
+        &format!("unix://{}", cri::SOCKET),
+        "--pod",
+        &manifest.display().to_string(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// The arguments of `beefine-record` that record the nginx story: pull the fixture image
@@ -210,11 +253,18 @@ pub fn fixtures(args: &FixturesArgs) -> Result<()> {
             .map(|s| s.to_string())
             .collect(),
         ));
+        recordings.push(("pod-web", pod_web_args(&dir)));
         for (name, rec_args) in &recordings {
             util::heading(&format!("record {name}"));
             match *name {
                 "pull-nginx" => remove_local_image(&nginx)?,
                 "run-busybox" => remove_local_image(&busybox)?,
+                // The pod's birth starts with the runtime pulling the sandbox and app images.
+                "pod-web" => {
+                    for image in [images::reference("pause", &tag), busybox_latest()] {
+                        remove_cri_image(&image)?;
+                    }
+                }
                 // The exec records the container's start too: the image must be there.
                 _ => util::run(Command::new("docker").args(["pull", "-q", &busybox]))?,
             }
