@@ -154,8 +154,33 @@ fn a_pod_is_recorded_with_its_sandbox_its_network_and_its_containers() {
         )
     );
 
+    let net = pod.namespace("net").expect("the pod's net namespace");
+    namespaces_are_the_pods_and_their_own(&stdout, &events, pod, [sandbox, httpd, fetch]);
+    cni_is_recorded(&events, pod, net);
+    let processes = session.processes().unwrap();
+    assert!(
+        processes
+            .iter()
+            .any(|p| p.component == Component::Cni && p.comm == "bridge"),
+        "the bridge plugin's process is a cni component"
+    );
+    fetch_is_a_connect_accept_pair(&events, httpd, fetch, net);
+    cri_calls_are_recorded(&events, pod, httpd);
+
+    nothing_is_left(pod, [httpd, fetch], &veths_before);
+}
+
+/// Shared network (and IPC, UTS) with the sandbox, own mount and pid namespaces; and these
+/// are /proc/PID/ns/* of each process, as a command read them and the kernel stamped them.
+fn namespaces_are_the_pods_and_their_own(
+    stdout: &str,
+    events: &[Event],
+    pod: &Pod,
+    containers: [&Container; 3],
+) {
     // Shared network (and IPC, UTS), own mount and pid namespaces.
     let net = pod.namespace("net").expect("the pod's net namespace");
+    let [sandbox, httpd, fetch] = containers;
     assert_eq!(ns_of(sandbox, "net"), net);
     for c in [httpd, fetch] {
         assert_eq!(
@@ -184,7 +209,7 @@ fn a_pod_is_recorded_with_its_sandbox_its_network_and_its_containers() {
     assert_ne!(ns_of(httpd, "pid"), ns_of(fetch, "pid"));
     // The namespaces the session holds are /proc/PID/ns/* of each process: as the command
     // read them while the pod was up, and as the kernel stamped every event of the process.
-    let snap = snapshot(&stdout);
+    let snap = snapshot(stdout);
     let mut checked = Vec::new();
     for c in [sandbox, httpd, fetch] {
         let pid = c
@@ -214,19 +239,12 @@ fn a_pod_is_recorded_with_its_sandbox_its_network_and_its_containers() {
         checked.contains(&"POD") && checked.contains(&"httpd"),
         "the running sandbox and httpd were checked against /proc: {checked:?}\n{stdout}"
     );
+}
 
-    cni_is_recorded(&events, pod, net);
-    let processes = session.processes().unwrap();
-    assert!(
-        processes
-            .iter()
-            .any(|p| p.component == Component::Cni && p.comm == "bridge"),
-        "the bridge plugin's process is a cni component"
-    );
-    fetch_is_a_connect_accept_pair(&events, httpd, fetch, net);
-    cri_calls_are_recorded(&events, pod, httpd);
-
-    // Nothing is left: containers, tasks, the pod's address, its veth, its netns.
+/// Nothing is left: containers, tasks, the pod's address, its veth, its netns.
+fn nothing_is_left(pod: &Pod, apps: [&Container; 2], veths_before: &HashSet<String>) {
+    let [httpd, fetch] = apps;
+    let ip = pod.ip.as_deref().unwrap();
     let uid = &pod.uid;
     let left = cri_ctr(&["containers", "ls"]);
     for id in [&pod.pod_id, &httpd.container_id, &fetch.container_id] {
@@ -243,7 +261,7 @@ fn a_pod_is_recorded_with_its_sandbox_its_network_and_its_containers() {
         !Path::new(CRI_IPAM_DIR).join(ip).exists(),
         "{ip} is still allocated in {CRI_IPAM_DIR}"
     );
-    let new_veths: Vec<String> = veths().difference(&veths_before).cloned().collect();
+    let new_veths: Vec<String> = veths().difference(veths_before).cloned().collect();
     assert!(new_veths.is_empty(), "veths left: {new_veths:?}");
     let netns =
         serde_json::from_str::<serde_json::Value>(&pod.status_json).unwrap()["info"]["runtimeSpec"]
