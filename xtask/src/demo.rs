@@ -89,23 +89,34 @@ fn busybox_latest() -> String {
     images::reference("busybox", "latest")
 }
 
-/// Removes an image from the CRI node's containerd, if it has it.
+/// Removes an image from the CRI node's containerd, if it has it: every reference to the
+/// same manifest (`repo:tag`, `repo@digest` and the id the CRI names it by), so that the
+/// recording pulls it again.
 fn remove_cri_image(image: &str) -> Result<()> {
-    let mut ctr = Command::new("ctr");
-    ctr.args(["--address", cri::SOCKET, "--namespace", "k8s.io", "images"]);
-    let listed = util::output(ctr.arg("ls").arg("-q"))?;
-    if listed.lines().any(|l| l == image) {
-        util::run(Command::new("ctr").args([
-            "--address",
-            cri::SOCKET,
-            "--namespace",
-            "k8s.io",
-            "images",
-            "rm",
-            image,
-        ]))?;
-    }
-    Ok(())
+    let ctr = || {
+        let mut c = Command::new("ctr");
+        c.args(["--address", cri::SOCKET, "--namespace", "k8s.io", "images"]);
+        c
+    };
+    let listed = util::output(ctr().arg("ls"))?;
+    // REF TYPE DIGEST SIZE PLATFORMS LABELS
+    let rows: Vec<(&str, &str)> = listed
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some((*f.first()?, *f.get(2)?))
+        })
+        .collect();
+    let Some((_, digest)) = rows.iter().find(|(r, _)| *r == image) else {
+        return Ok(());
+    };
+    let refs: Vec<&str> = rows
+        .iter()
+        .filter(|(_, d)| d == digest)
+        .map(|(r, _)| *r)
+        .collect();
+    util::run(ctr().arg("rm").args(&refs))
 }
 
 /// The arguments of `beefine-record` that record a pod's birth on the CRI node:
