@@ -462,4 +462,16 @@ fn info_lists_the_pods_of_the_recorded_pod_fixture() {
         .expect("the RunPodSandbox call");
     assert_eq!(run_sandbox["pod_id"], pod.pod_id.as_str());
     assert!(run_sandbox["duration_nanos"].as_u64().unwrap() > 0);
+    // A redacted copy keeps the pod, with its address replaced.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("red.beefine");
+    let o = run(&["redact", path.to_str().unwrap(), copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let red = beefine_schema::Session::open(&copy)
+        .unwrap()
+        .pods()
+        .unwrap();
+    assert_eq!(red.len(), 1);
+    assert_eq!(red[0].pod_id, pod.pod_id);
+    assert_ne!(red[0].ip, pod.ip, "the pod's address is redacted");
 }

@@ -1,5 +1,6 @@
 //! `cargo xtask provision`: Debian packages, tracefs, dockerd, the local registry, the
-//! fixture images and the CRI node's containerd. Each step first checks whether it is needed, so running it twice is safe.
+//! fixture images and the CRI node's containerd. Each step first checks whether it is
+//! needed, so running it twice is safe.
 
 use std::fs;
 use std::io;

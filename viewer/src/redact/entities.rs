@@ -1,8 +1,8 @@
 //! The entity tables and metadata of a session, and their redacted copies.
 
 use beefine_schema::{
-    Bookmark, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Probe, Process, Sample,
-    Session, SessionInfo, SessionWriter,
+    Bookmark, Container, DaemonSample, DockerEvent, Image, Layer, Loss, Pod, Probe, Process,
+    Sample, Session, SessionInfo, SessionWriter,
 };
 use serde_json::Value;
 
@@ -32,6 +32,7 @@ pub struct Entities {
     meta: Vec<(String, String)>,
     processes: Vec<Process>,
     containers: Vec<Container>,
+    pods: Vec<Pod>,
     images: Vec<Image>,
     layers: Vec<Layer>,
     docker_events: Vec<DockerEvent>,
@@ -49,6 +50,7 @@ impl Entities {
             meta: s.meta_entries()?,
             processes: s.processes()?,
             containers: s.containers()?,
+            pods: s.pods()?,
             images: s.images()?,
             layers: s.layers()?,
             docker_events: s.docker_events()?,
@@ -75,6 +77,7 @@ impl Entities {
             .map(|(k, v)| (k.clone(), r.text(v).into_owned()))
             .collect();
         let containers = self.containers.iter().map(|c| container(r, c)).collect();
+        let pods = self.pods.iter().map(|p| pod(r, p)).collect();
         let processes = self
             .processes
             .iter()
@@ -139,6 +142,7 @@ impl Entities {
             meta,
             processes,
             containers,
+            pods,
             images,
             layers,
             docker_events,
@@ -161,6 +165,9 @@ impl Entities {
         }
         for c in &self.containers {
             w.upsert_container(c)?;
+        }
+        for p in &self.pods {
+            w.upsert_pod(p)?;
         }
         for i in &self.images {
             w.upsert_image(i)?;
@@ -202,6 +209,30 @@ fn attributes(r: &mut Rules, attrs: &[(String, String)]) -> Vec<(String, String)
             (k.clone(), v)
         })
         .collect()
+}
+
+/// A pod: its names, address, labels and the runtime's status through the rules (its ids are
+/// the runtime's random ones).
+fn pod(r: &mut Rules, p: &Pod) -> Pod {
+    Pod {
+        name: r.text(&p.name).into_owned(),
+        namespace: r.text(&p.namespace).into_owned(),
+        ip: p
+            .ip
+            .as_deref()
+            .map(|ip| match ip.parse::<std::net::IpAddr>() {
+                Ok(a) => r.ip(a).to_string(),
+                Err(_) => r.text(ip).into_owned(),
+            }),
+        labels: p
+            .labels
+            .iter()
+            .map(|(k, v)| (k.clone(), r.text(v).into_owned()))
+            .collect(),
+        cgroup_parent: p.cgroup_parent.as_deref().map(|c| r.text(c).into_owned()),
+        status_json: json_text(r, &p.status_json, Some(&p.pod_id)),
+        ..p.clone()
+    }
 }
 
 fn container(r: &mut Rules, c: &Container) -> Container {
