@@ -4,27 +4,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use beefine_schema::Component;
-
-/// The part of the stack a program is, by its comm or executable name.
-pub fn classify(name: &str) -> Option<Component> {
-    let base = name.rsplit('/').next().unwrap_or(name);
-    Some(match base {
-        "dockerd" => Component::Dockerd,
-        "containerd" => Component::Containerd,
-        "docker-proxy" => Component::DockerProxy,
-        "docker-init" => Component::ContainerInit,
-        _ if base.starts_with("containerd-shim") => Component::Shim,
-        // CNI plugins are named by what they do (bridge, host-local, loopback, …): known by
-        // where runtimes keep them.
-        _ if name.starts_with("/usr/lib/cni/") || name.starts_with("/opt/cni/bin/") => {
-            Component::Cni
-        }
-        // runc re-execs itself as runc:[0:PARENT], runc:[1:CHILD], runc:[2:INIT].
-        _ if base == "runc" || base.starts_with("runc:[") => Component::Runc,
-        _ => return None,
-    })
-}
+/// The part of the stack a program is, by its comm or executable name (one rule for the
+/// recorder and the viewer, in `beefine_schema::story::roles`).
+pub use beefine_schema::story::roles::classify;
 
 /// A process as read from /proc.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -192,17 +174,6 @@ mod tests {
             start_ticks: 0,
             cgroup: cgroup.into(),
         }
-    }
-
-    #[test]
-    fn classifies_the_stack() {
-        assert_eq!(classify("/usr/sbin/dockerd"), Some(Component::Dockerd));
-        assert_eq!(classify("containerd-shim-runc-v2"), Some(Component::Shim));
-        assert_eq!(classify("runc:[2:INIT]"), Some(Component::Runc));
-        assert_eq!(classify("docker-init"), Some(Component::ContainerInit));
-        assert_eq!(classify("bash"), None);
-        assert_eq!(classify("/usr/lib/cni/bridge"), Some(Component::Cni));
-        assert_eq!(classify("bridge"), None);
     }
 
     #[test]

@@ -515,18 +515,12 @@ impl SessionBuilder {
                 row.comm = h.comm.to_string();
                 row.exe = Some(filename.to_string());
                 row.argv = argv.iter().map(|a| a.to_string()).collect();
-                row.component = scope::classify(&h.comm)
-                    .or_else(|| scope::classify(filename))
-                    // docker-init is a container's init only inside one (dockerd also runs
-                    // `docker-init --version`).
-                    .filter(|c| *c != Component::ContainerInit || in_container)
-                    .unwrap_or(match previous {
-                        // runc's init becoming the entrypoint: the container's first process.
-                        Component::Runc if in_container => Component::ContainerInit,
-                        Component::ContainerInit | Component::Workload => Component::Workload,
-                        _ if in_container => Component::Workload,
-                        other => other,
-                    });
+                row.component = beefine_schema::story::roles::after_exec(
+                    previous,
+                    &h.comm,
+                    filename,
+                    in_container,
+                );
                 entry.dirty = true;
             }
             EventData::Exit(ExitInfo { code }) => {

@@ -22,6 +22,7 @@ pub mod names;
 pub mod paths;
 mod reader;
 mod sql;
+pub mod story;
 mod writer;
 
 pub use entities::*;

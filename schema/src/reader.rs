@@ -714,6 +714,27 @@ impl Session {
         })
     }
 
+    /// A metadata value by key (`None` when absent), read now. Values longer than the
+    /// story's bound ([`crate::story::MAX_MOUNTINFO_BYTES`]) are refused.
+    pub fn meta_value(&self, key: &str) -> Result<Option<String>> {
+        let v: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1 AND length(value) <= ?2",
+                rusqlite::params![key, crate::story::MAX_MOUNTINFO_BYTES as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .with_ctx(|| format!("reading metadata {key}"))?;
+        Ok(v)
+    }
+
+    /// The chapters the recorder stored (`None` when the session has none: derive them
+    /// with [`crate::story::Story::derive`]).
+    pub fn chapters(&self) -> Result<Option<Vec<crate::story::Chapter>>> {
+        crate::story::read_chapters(&self.conn)
+    }
+
     /// File size in bytes (main file plus WAL while recording).
     pub fn file_bytes(&self) -> u64 {
         let mut wal = self.path.as_os_str().to_owned();

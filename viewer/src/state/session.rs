@@ -484,18 +484,10 @@ pub fn container_lifetime(c: &Container) -> (Option<u64>, Option<u64>) {
     )
 }
 
-/// The part of the stack a process is, from its name, when the session does not say.
+/// The part of the stack a process is, from its name, when the session does not say (the
+/// rule the recorder uses too).
 pub fn guess_component(comm: &str, in_container: bool) -> Component {
-    match comm {
-        "dockerd" => Component::Dockerd,
-        "containerd" => Component::Containerd,
-        "docker-proxy" => Component::DockerProxy,
-        "docker-init" => Component::ContainerInit,
-        c if c.starts_with("containerd-shim") => Component::Shim,
-        c if c.starts_with("runc") => Component::Runc,
-        _ if in_container => Component::Workload,
-        _ => Component::Other,
-    }
+    beefine_schema::story::roles::guess(comm, in_container)
 }
 
 /// Processes from the events, for sessions without a process table.
