@@ -153,6 +153,12 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         .ok()
         .flatten()
         .unwrap_or(100) as u64;
+    // The mount table a container's new mount namespace starts as a copy of: the daemon's.
+    let mountinfo = scope::daemon_mountinfo(&procs);
+    tx.send(SessionMsg::Meta {
+        key: beefine_schema::story::HOST_MOUNTINFO_KEY,
+        value: mountinfo,
+    })?;
     let seeded: Vec<_> = procs
         .into_iter()
         .filter(|p| seeds.contains(&p.pid))

@@ -76,6 +76,24 @@ fn proc_pids() -> HashSet<u32> {
         .unwrap_or_default()
 }
 
+/// The daemon's `/proc/PID/mountinfo` (the recorder's own when no daemon runs), at most
+/// [`beefine_schema::story::MAX_MOUNTINFO_BYTES`] of it, cut at a line end.
+pub fn daemon_mountinfo(procs: &[ProcInfo]) -> String {
+    let daemon = procs
+        .iter()
+        .find(|p| classify(&p.comm) == Some(beefine_schema::Component::Dockerd))
+        .map_or_else(|| "self".to_owned(), |p| p.pid.to_string());
+    let text = std::fs::read_to_string(format!("/proc/{daemon}/mountinfo"))
+        .or_else(|_| std::fs::read_to_string("/proc/self/mountinfo"))
+        .unwrap_or_default();
+    let max = beefine_schema::story::MAX_MOUNTINFO_BYTES;
+    if text.len() <= max {
+        return text;
+    }
+    let cut = text[..max].rfind('\n').map_or(0, |i| i + 1);
+    text[..cut].to_owned()
+}
+
 /// Whether a /proc/PID/cgroup text places the process in a container.
 pub fn in_container_cgroup(cgroup: &str) -> bool {
     cgroup.lines().any(|l| {
@@ -194,6 +212,12 @@ mod tests {
         let mut v: Vec<u32> = s.into_iter().collect();
         v.sort_unstable();
         assert_eq!(v, [10, 11, 20, 30, 31, 32, 41]);
+    }
+
+    #[test]
+    fn reads_a_mount_table() {
+        let text = daemon_mountinfo(&[]);
+        assert!(text.lines().any(|l| l.contains(" / / ")), "{text}");
     }
 
     #[test]

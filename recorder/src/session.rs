@@ -75,6 +75,17 @@ pub struct CriEvent {
     pub error: String,
 }
 
+/// Derives the story of a finished session file and stores its chapters in it.
+pub fn store_chapters(path: &std::path::Path) -> Result<usize> {
+    use beefine_schema::story::{Story, StoryInput, write_chapters};
+    let session = beefine_schema::Session::open(path)?;
+    let input = StoryInput::read(&session)?;
+    let story = Story::derive(input, &session, |_| {})?;
+    drop(session);
+    write_chapters(path, &story.chapters)?;
+    Ok(story.chapters.len())
+}
+
 struct ProcEntry {
     row: Process,
     dirty: bool,
@@ -142,9 +153,20 @@ impl SessionBuilder {
             p.dirty = true;
         }
         self.flush_rows()?;
-        self.writer
+        let path = self.writer.path().to_owned();
+        let summary = self
+            .writer
             .finish(end)
-            .context("finishing the session file")
+            .context("finishing the session file")?;
+        // The chapters, derived from what was written. The session is complete without
+        // them (viewers derive them), so a failure is reported, not fatal.
+        if let Err(e) = store_chapters(&path) {
+            eprintln!(
+                "beefine-record: the chapters were not stored in {}: {e:#}",
+                path.display()
+            );
+        }
+        Ok(summary)
     }
 
     fn writer_due(&self) -> bool {

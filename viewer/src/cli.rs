@@ -14,6 +14,8 @@ Examples:
   beefine-view export run.beefine --format perfetto -o run.pftrace   (open in ui.perfetto.dev)
   beefine-view export run.beefine --format pcapng -o run.pcapng && tshark -r run.pcapng
   beefine-view redact run.beefine shareable.beefine
+  beefine-view chapters pull-nginx.beefine    the story: chapters as JSON lines
+  beefine-view state pull-nginx.beefine --at 1.0   a container's namespaces, mounts, lineage
   beefine-view run.beefine --kinds mount,umount,pivot_root --at 3.2
   xvfb-run -a -s '-screen 0 1600x900x24' beefine-view --screenshot out.png run.beefine";
 
@@ -135,6 +137,47 @@ Exit status: 0 when the copy was written, 1 when it was not (nothing is left beh
         /// Replace OUT if it exists
         #[arg(long)]
         force: bool,
+    },
+    /// Print the chapters of the session's containers, one JSON object per line
+    ///
+    /// Fields: chapter (pull, unpack, rootfs, network, runtime, cgroups, namespaces, mounts,
+    /// pivot_root, exec, running, join, stop, cleanup), title, ts_nanos, end_ts_nanos,
+    /// container_id (null for an image pulled for no container), events, notice (two
+    /// lines). The chapters the recorder stored are printed; sessions without them are
+    /// derived from their events. viewer/STORY.md describes them.
+    #[command(after_help = "\
+Examples:
+  beefine-view chapters pull-nginx.beefine
+  beefine-view chapters pull-nginx.beefine | jq -r '[.chapter, .title] | @tsv'")]
+    Chapters {
+        /// Session file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Derive the chapters from the events even when the session stores them
+        #[arg(long)]
+        derive: bool,
+    },
+    /// Print the state of a container at a time, as one JSON document
+    ///
+    /// container_id, status, namespaces (type, inode, owner host/container/sandbox, pids),
+    /// mounts (mount_point, source, fstype, options as the container's mountinfo shows
+    /// them), overlay (lower layers with their numbers and digests, upper, work, merged),
+    /// lineage (the process tree from dockerd to the entrypoint, with exits), cgroup and
+    /// the latest resource sample. viewer/STORY.md describes every field.
+    #[command(after_help = "\
+Examples:
+  beefine-view state pull-nginx.beefine --at 1.0
+  beefine-view state run.beefine --at 2.5 --container 3330c3798d8a | jq '.mounts[].mount_point'")]
+    State {
+        /// Session file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// The time, in seconds from the start of the session
+        #[arg(long, value_name = "SECONDS")]
+        at: f64,
+        /// The container (full id, its start, or name); default: the one alive then
+        #[arg(long, value_name = "ID")]
+        container: Option<String>,
     },
 }
 

@@ -1,6 +1,7 @@
 //! `beefine-view`: replays Beefine session files.
 //!
-//! - [`info`] and [`export`] are the headless commands (no display needed);
+//! - [`info`], [`export`] and [`story`] (`chapters`, `state`) are the headless commands (no
+//!   display needed);
 //! - [`state`] is the viewer's model (store, time control, filters, selection, stepping),
 //!   free of egui and unit-tested;
 //! - [`ui`] draws panels that return commands, which [`app`] applies after each frame.
@@ -14,5 +15,5 @@ pub mod info;
 pub mod probes;
 pub mod redact;
 pub mod state;
-
+pub mod story;
 pub mod ui;

@@ -63,6 +63,27 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Chapters { file, derive }) => {
+            let session = Session::open(&file)?;
+            let chapters = beefine_viewer::story::chapters_of(&session, derive)?;
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            beefine_viewer::story::write_chapters(&chapters, &mut out)
+                .context("writing to standard output")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::State {
+            file,
+            at,
+            container,
+        }) => {
+            let session = Session::open(&file)?;
+            let json = beefine_viewer::story::state_json(&session, at, container.as_deref())?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "{json}")
+                .and_then(|()| out.flush())
+                .context("writing to standard output")?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => run_window(cli),
     }
 }

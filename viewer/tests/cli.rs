@@ -475,3 +475,119 @@ fn info_lists_the_pods_of_the_recorded_pod_fixture() {
     assert_eq!(red[0].pod_id, pod.pod_id);
     assert_ne!(red[0].ip, pod.ip, "the pod's address is redacted");
 }
+
+#[test]
+fn chapters_of_the_recorded_fixtures() {
+    let path = workspace_fixture("pull-nginx.beefine");
+    let out = run(&["chapters", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let ids: Vec<&str> = lines
+        .iter()
+        .map(|l| l["chapter"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.first(), Some(&"pull"));
+    assert_eq!(ids.last(), Some(&"cleanup"));
+    for l in &lines {
+        for field in [
+            "title",
+            "ts_nanos",
+            "end_ts_nanos",
+            "container_id",
+            "events",
+            "notice",
+        ] {
+            assert!(!l[field].is_null(), "{field} in {l}");
+        }
+        assert!(l["ts_nanos"].as_u64() <= l["end_ts_nanos"].as_u64());
+        assert_eq!(l["notice"].as_str().unwrap().lines().count(), 2);
+    }
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["ts_nanos"].as_u64() <= w[1]["ts_nanos"].as_u64())
+    );
+    // `head` stopping early is no error.
+    let mut child = bin()
+        .args(["chapters", path.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait_with_output().unwrap();
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+}
+
+#[test]
+fn state_of_a_container_at_a_time() {
+    let path = workspace_fixture("pull-nginx.beefine");
+    let out = run(&[
+        "state",
+        path.to_str().unwrap(),
+        "--at",
+        "1.0",
+        "--container",
+        "boring_hertz",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        v["container_id"].as_str().unwrap().get(..12),
+        Some("3330c3798d8a")
+    );
+    assert_eq!(v["status"], "running");
+    let ns: Vec<(&str, &str)> = v["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["type"].as_str().unwrap(), n["owner"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        ns[..3],
+        [
+            ("pid", "container"),
+            ("mnt", "container"),
+            ("net", "container")
+        ]
+    );
+    assert_eq!(v["mounts"][0]["mount_point"], "/");
+    assert_eq!(v["mounts"][0]["fstype"], "overlay");
+    assert_eq!(v["overlay"]["lower"].as_array().unwrap().len(), 7);
+    assert_eq!(v["lineage"][0]["comm"], "dockerd");
+    assert!(v["cgroup"]["cgroup_id"].as_u64().is_some());
+    // Asking for what is not there says what is.
+    let out = run(&[
+        "state",
+        path.to_str().unwrap(),
+        "--at",
+        "1.0",
+        "--container",
+        "nope",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("its containers are 3330c3798d8a (boring_hertz)"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run(&["state", path.to_str().unwrap(), "--at=-1"]);
+    assert!(
+        stderr(&out).contains("seconds from the start"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+fn workspace_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/sessions")
+        .join(name)
+}

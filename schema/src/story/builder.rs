@@ -240,6 +240,7 @@ impl StoryBuilder {
         let p = self.procs.entry(e.tgid, e.ts_nanos);
         p.role = roles::after_exec(p.role, e.comm, filename, in_container);
         p.argv = argv.iter().map(|a| (*a).to_owned()).collect();
+        p.exec_ts = e.ts_nanos;
         let role = p.role;
         if roles::works_for_one_container(role, argv)
             && let Some(c) = self.lookup.in_argv(argv)

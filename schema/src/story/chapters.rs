@@ -94,6 +94,21 @@ fn pull_draft(p: &Pull, ctx: &Ctx<'_>) -> Draft {
     )
 }
 
+/// `/var/lib/docker/overlay2/<64 hex>/diff` → `overlay2/caad5b7a13da…/diff`.
+fn short_dir(dir: &str) -> String {
+    let d = dir.strip_prefix("/var/lib/docker/").unwrap_or(dir);
+    d.split('/')
+        .map(|seg| {
+            if seg.len() >= 64 && seg.is_char_boundary(12) {
+                format!("{}…", &seg[..12])
+            } else {
+                seg.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 fn unpack_drafts(marks: &Marks, pull: Option<&Pull>, ctx: &Ctx<'_>) -> Vec<Draft> {
     let mut out = Vec::new();
     let untars: Vec<(u64, &String)> = marks
@@ -136,7 +151,7 @@ fn unpack_drafts(marks: &Marks, pull: Option<&Pull>, ctx: &Ctx<'_>) -> Vec<Draft
             _ => "Unpack a layer".to_owned(),
         };
         let files = ctx.layer_files.get(dir.as_str()).map_or(0, |f| f.len());
-        let short = dir.strip_prefix("/var/lib/docker/").unwrap_or(dir);
+        let short = short_dir(dir);
         out.push(draft(
             ChapterKind::Unpack,
             ts,

@@ -91,8 +91,9 @@ pub struct Proc {
     pub tgid: u32,
     pub ppid: u32,
     pub role: Component,
-    /// The command line of its last exec.
+    /// The command line of its last exec, and when that was.
     pub argv: Vec<String>,
+    pub exec_ts: u64,
     /// Its names over time (`exe`, `runc`, `runc:[0:PARENT]`), with when each began.
     pub names: Vec<(u64, String)>,
     pub start_ts: u64,
@@ -126,6 +127,7 @@ impl Default for Proc {
             ppid: 0,
             role: Component::Other,
             argv: Vec::new(),
+            exec_ts: 0,
             names: Vec::new(),
             start_ts: 0,
             exit: None,
@@ -193,8 +195,14 @@ impl Procs {
             Proc {
                 tgid: child,
                 ppid: parent,
-                role: p.role,
+                // The children of a container's first process are its workload.
+                role: if p.role == Component::ContainerInit {
+                    Component::Workload
+                } else {
+                    p.role
+                },
                 argv: p.argv,
+                exec_ts: ts,
                 names: p
                     .names
                     .last()

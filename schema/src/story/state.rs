@@ -92,6 +92,9 @@ pub struct LineageNode {
     /// Its names up to that time (`runc:[1:CHILD]`, `runc:[2:INIT]`, `nginx`).
     pub names: Vec<String>,
     pub role: String,
+    /// Its command line (the first arguments): `docker-untar / …/diff` for a process
+    /// whose name is only `exe`.
+    pub argv: Vec<String>,
     pub start_ts_nanos: u64,
     pub exit_ts_nanos: Option<u64>,
     /// The wait status, and in words (`exited 0`, `killed by SIGKILL`).
@@ -440,6 +443,15 @@ impl Story {
                 p.role.name()
             }
             .to_owned(),
+            argv: if p.exec_ts <= ts {
+                p.argv
+                    .iter()
+                    .take(8)
+                    .map(|a| a.chars().take(256).collect())
+                    .collect()
+            } else {
+                Vec::new()
+            },
             start_ts_nanos: p.start_ts,
             exit_ts_nanos: exit.map(|(t, _)| t),
             exit_code: exit.map(|(_, c)| c),

@@ -512,3 +512,41 @@ fn synthetic_sessions_do_not_panic() {
         }
     }
 }
+
+#[test]
+fn chapters_are_stored_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.beefine");
+    std::fs::copy(fixture("run-busybox.beefine"), &path).unwrap();
+    assert_eq!(
+        Session::open(&path).unwrap().chapters().unwrap(),
+        None,
+        "none stored yet"
+    );
+    let (story, _, _) = derive("run-busybox.beefine");
+    write_chapters(&path, &story.chapters).unwrap();
+    let s = Session::open(&path).unwrap();
+    assert_eq!(s.chapters().unwrap().as_ref(), Some(&story.chapters));
+    assert_eq!(
+        s.meta_value("chapters_version").unwrap().as_deref(),
+        Some("1")
+    );
+    // Writing again replaces them; rows of unknown chapters are skipped.
+    write_chapters(&path, &story.chapters[..2]).unwrap();
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "INSERT INTO chapters VALUES ('sandbox', 't', 1, 2, NULL, 0, 'a\nb')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(
+        Session::open(&path)
+            .unwrap()
+            .chapters()
+            .unwrap()
+            .unwrap()
+            .len(),
+        2
+    );
+}
