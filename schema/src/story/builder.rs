@@ -36,6 +36,8 @@ pub struct ContainerStory {
     /// Times of the events attributed to it (for chapter counts).
     pub event_ts: Vec<u64>,
     pub marks: Marks,
+    /// Its first process (the one that executed the entrypoint), when known.
+    pub init_tgid: Option<u32>,
 }
 
 /// Files each unpacked layer wrote (by layer directory), for "which layer provides it".
@@ -80,6 +82,7 @@ impl StoryBuilder {
                 }
                 ContainerStory {
                     keys: k.clone(),
+                    init_tgid: c.init_pid,
                     ns,
                     cgroup_path: c.cgroup_path.clone(),
                     ..ContainerStory::default()
@@ -93,8 +96,23 @@ impl StoryBuilder {
             e.ppid = p.ppid;
             e.role = p.component;
             e.argv.clone_from(&p.argv);
+            e.ns.update(&NsSet::of_header(&p.ns));
+            if e.container.is_none() {
+                e.container = p.container_id.as_deref().and_then(|id| lookup.by_id(id));
+            }
             if e.names.is_empty() && !p.comm.is_empty() {
                 e.names.push((p.start_ts_nanos, p.comm.clone()));
+            }
+        }
+        for (i, c) in input.containers.iter().enumerate() {
+            if let Some(pid) = c.init_pid {
+                let e = procs.entry(pid, 0);
+                e.container.get_or_insert(i);
+                let mut ns = NsSet::default();
+                for (t, name) in NS_TYPES.iter().enumerate() {
+                    ns.0[t] = c.namespace(name).unwrap_or(0);
+                }
+                e.ns.update(&ns);
             }
         }
         let host_mounts = input
@@ -593,8 +611,25 @@ impl StoryBuilder {
             &self.containers[c].keys,
             self.untars.get(&e.tgid),
         );
+        let cs = &mut self.containers[c];
+        match mark {
+            // The container's first process is the one that executed the entrypoint
+            // before anything joined it; a docker exec's process is named runc:[2:INIT]
+            // too, but its exit stops nothing.
+            Some(Mark::InitExec(_))
+                if cs.init_tgid.is_none()
+                    && cs
+                        .marks
+                        .first(|m| matches!(m, Mark::JoinCreate(_)))
+                        .is_none() =>
+            {
+                cs.init_tgid = Some(e.tgid);
+            }
+            Some(Mark::InitExit(_)) if cs.init_tgid.is_some_and(|t| t != e.tgid) => return,
+            _ => {}
+        }
         if let Some(m) = mark {
-            self.containers[c].marks.push(e.ts_nanos, m);
+            cs.marks.push(e.ts_nanos, m);
         }
     }
 

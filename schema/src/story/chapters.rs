@@ -166,8 +166,9 @@ fn unpack_drafts(marks: &Marks, pull: Option<&Pull>, ctx: &Ctx<'_>) -> Vec<Draft
 }
 
 /// The drafts from the container's creation to its entrypoint.
-fn birth_drafts(k: &ContainerKeys, cs: &ContainerStory, out: &mut Vec<Draft>) {
-    let m = &cs.marks;
+/// `m`: the container's marks before anything joined it (a `docker exec` attaches to its
+/// cgroup and enters its namespaces too: that is no birth).
+fn birth_drafts(k: &ContainerKeys, cs: &ContainerStory, m: &Marks, out: &mut Vec<Draft>) {
     let pivot = m.first(|x| *x == Mark::Pivot);
     let unshare_at = m.first(|x| matches!(x, Mark::Unshare(_)));
     if let Some(start) = m.first(|x| *x == Mark::Overlay) {
@@ -281,16 +282,10 @@ fn birth_drafts(k: &ContainerKeys, cs: &ContainerStory, out: &mut Vec<Draft>) {
             ),
         ));
     }
-    mounts_and_pivot(cs, unshare_at, pivot, out);
+    mounts_and_pivot(m, unshare_at, pivot, out);
 }
 
-fn mounts_and_pivot(
-    cs: &ContainerStory,
-    unshare_at: Option<u64>,
-    pivot: Option<u64>,
-    out: &mut Vec<Draft>,
-) {
-    let m = &cs.marks;
+fn mounts_and_pivot(m: &Marks, unshare_at: Option<u64>, pivot: Option<u64>, out: &mut Vec<Draft>) {
     let before_pivot = |t: u64| pivot.is_none_or(|p| t < p) && unshare_at.is_none_or(|u| t > u);
     if let Some(start) =
         m.0.iter()
@@ -382,7 +377,7 @@ fn life_drafts(k: &ContainerKeys, cs: &ContainerStory, input: &StoryInput, out: 
                 Some(at),
                 format!("exec failed: {}", if k.cmd.is_empty() { k.image.clone() } else { k.cmd.join(" ") }),
                 format!(
-                    "runc:[2:INIT] could not execute the entrypoint, so runc create exited with {status} and the container never ran.\nThe OCI runtime error (\"executable file not found\", …) is what `docker run` printed; dockerd reports the container dead."
+                    "runc:[2:INIT] could not execute the entrypoint, so runc create exited with {status} and the container never ran.\nThe OCI runtime error (\"no such file or directory\", \"executable file not found\") is what `docker run` printed."
                 ),
             ));
         }
@@ -397,15 +392,22 @@ fn life_drafts(k: &ContainerKeys, cs: &ContainerStory, input: &StoryInput, out: 
         _ => None,
     });
     let running_from = entry.as_ref().map(|(t, _)| t + 1).or_else(|| {
-        // Already running when the recording started.
-        (k.started_ts.is_some_and(|s| s < input.start_ts_nanos)
-            && m.first(|x| *x == Mark::Shim).is_none())
+        // Already running when the recording started: nothing of its creation was seen.
+        (k.started_ts.is_none_or(|s| s < input.start_ts_nanos)
+            && k.created_ts.is_none_or(|s| s < input.start_ts_nanos)
+            && m.first(|x| matches!(x, Mark::Create | Mark::Shim | Mark::Runc("create")))
+                .is_none())
         .then_some(input.start_ts_nanos)
     });
     if let Some(from) = running_from {
         let procs = cs.members.len().max(1);
         let comm = entry.as_ref().map_or_else(
-            || k.label().to_owned(),
+            || {
+                k.cmd.first().map_or_else(
+                    || k.label().to_owned(),
+                    |c| c.rsplit('/').next().unwrap_or(c).to_owned(),
+                )
+            },
             |(_, a)| {
                 a.split(' ')
                     .next()
@@ -463,13 +465,21 @@ fn life_drafts(k: &ContainerKeys, cs: &ContainerStory, input: &StoryInput, out: 
             }
         }
     }
-    stop_and_cleanup(cs, stop_start, die, out);
+    let failed_at = if entry.is_none() {
+        create_failed.map(|(t, _)| t)
+    } else {
+        None
+    };
+    stop_and_cleanup(cs, stop_start, die, failed_at, out);
 }
 
+/// Stop and cleanup; `failed_at` is when a start that never ran failed (then the cleanup
+/// follows it: there is no die event).
 fn stop_and_cleanup(
     cs: &ContainerStory,
     stop_start: Option<u64>,
     die: Option<(u64, Option<i64>)>,
+    failed_at: Option<u64>,
     out: &mut Vec<Draft>,
 ) {
     let m = &cs.marks;
@@ -505,7 +515,7 @@ fn stop_and_cleanup(
             notice,
         ));
     }
-    if let Some((d, _)) = die {
+    if let Some(d) = die.map(|(t, _)| t).or(failed_at) {
         let destroy = m.first(|x| *x == Mark::Destroy);
         let end = destroy.or_else(|| cs.event_ts.last().copied()).unwrap_or(d);
         out.push(draft(
@@ -589,7 +599,16 @@ pub fn assemble(
             drafts.push(pull_draft(p, &ctx));
         }
         drafts.extend(unpack_drafts(&cs.marks, pull, &ctx));
-        birth_drafts(k, cs, &mut drafts);
+        let joined = cs.marks.first(|x| matches!(x, Mark::JoinCreate(_)));
+        let birth = Marks(
+            cs.marks
+                .0
+                .iter()
+                .filter(|(t, _)| joined.is_none_or(|j| *t < j))
+                .cloned()
+                .collect(),
+        );
+        birth_drafts(k, cs, &birth, &mut drafts);
         life_drafts(k, cs, input, &mut drafts);
         let last = k
             .destroyed_ts

@@ -409,6 +409,7 @@ fn docker_exec_joins_the_container() {
             "exec",
             "running",
             "join",
+            "running",
             "stop",
             "cleanup"
         ]
