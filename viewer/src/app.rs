@@ -25,11 +25,12 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(100);
 pub const BUNDLED_SESSION: &[u8] = include_bytes!("../../fixtures/sessions/pull-nginx.beefine");
 pub const BUNDLED_NAME: &str = "pull-nginx.beefine";
 
-/// What is remembered between runs.
+/// What is remembered between runs: the layout and the playback speed. Filters are not:
+/// they belong to one session, and one reapplied silently to the next file hides events
+/// without saying so.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
-    pub filter: Filter,
     pub panels: PanelToggles,
     pub speed: Option<f64>,
 }
@@ -180,6 +181,8 @@ pub struct StartOptions {
 pub struct ViewerApp {
     state: AppState,
     settings: Settings,
+    /// The filter a newly opened session starts with (`--kinds`).
+    start_filter: Filter,
     loader: Option<Receiver<LoaderMsg>>,
     /// A reload of the open session (after the writer rewrote it), shown when complete.
     reloading: bool,
@@ -211,9 +214,10 @@ impl ViewerApp {
 
     /// An app without a window (tests): `ctx` is used to wake the window when a background
     /// load finishes.
-    pub fn start(ctx: Option<Context>, mut settings: Settings, opts: StartOptions) -> Self {
+    pub fn start(ctx: Option<Context>, settings: Settings, opts: StartOptions) -> Self {
+        let mut start_filter = Filter::default();
         if let Some(kinds) = &opts.kinds {
-            settings.filter.only_kinds(kinds);
+            start_filter.only_kinds(kinds);
         }
         let mut app = Self {
             state: AppState::Failed(LoadError {
@@ -221,6 +225,7 @@ impl ViewerApp {
                 message: String::new(),
             }),
             settings,
+            start_filter,
             loader: None,
             reloading: false,
             path_text: String::new(),
@@ -277,7 +282,7 @@ impl ViewerApp {
 
     fn new_viewer(&mut self, loaded: LoadedSession) -> Viewer {
         let live = loaded.status == Status::Live;
-        let mut v = Viewer::new(loaded, self.settings.filter.clone());
+        let mut v = Viewer::new(loaded, self.start_filter.clone());
         if let Some(speed) = self.settings.speed {
             v.time.speed = speed;
         }
@@ -319,7 +324,6 @@ impl ViewerApp {
     pub fn settings(&self) -> Settings {
         let mut s = self.settings.clone();
         if let Some(v) = self.viewer() {
-            s.filter = v.filter.clone();
             s.speed = Some(v.time.speed);
         }
         s
@@ -438,7 +442,7 @@ impl ViewerApp {
                     ctx.memory_mut(|m| m.request_focus(Id::unique(TEXT_FILTER_ID)));
                     self.focus_text = false;
                 }
-                cmds.extend(ui::keys::key_commands(&ctx, v.time.follow));
+                cmds.extend(ui::keys::key_commands(&ctx, v));
                 cmds.extend(viewer_ui(
                     ui,
                     v,
@@ -452,6 +456,24 @@ impl ViewerApp {
             match cmd {
                 Command::Open(path) => self.open(path),
                 Command::FocusText => self.focus_text = true,
+                Command::SaveBookmarks(copy) => {
+                    if let AppState::Ready(v) = &mut self.state {
+                        crate::handout::save_bookmarks(v, copy);
+                    }
+                }
+                Command::ExportChapter {
+                    chapter,
+                    html,
+                    path,
+                } => {
+                    if let AppState::Ready(v) = &mut self.state {
+                        let text = crate::handout::handout(v, chapter, html);
+                        v.story.message = Some(match std::fs::write(&path, text) {
+                            Ok(()) => format!("wrote {}", path.display()),
+                            Err(e) => format!("cannot write {}: {e}", path.display()),
+                        });
+                    }
+                }
                 other => {
                     if let AppState::Ready(v) = &mut self.state {
                         v.apply(other);
@@ -558,9 +580,18 @@ pub fn viewer_ui(
     });
     if panels.filters {
         Panel::left("filters")
-            .default_size(250.0)
+            .default_size(270.0)
             .size_range(180.0..=480.0)
-            .show(ui, |ui| cmds.extend(ui::filters::filters_ui(ui, v)));
+            .show(ui, |ui| {
+                ScrollArea::vertical()
+                    .id_salt("left-scroll")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        cmds.extend(ui::chapters::story_ui(ui, v));
+                        ui.separator();
+                        cmds.extend(ui::filters::filters_ui(ui, v));
+                    });
+            });
     }
     if panels.details {
         Panel::right("side")
@@ -601,6 +632,11 @@ pub fn viewer_ui(
             });
     }
     CentralPanel::default().show(ui, |ui| {
+        cmds.extend(ui::chapters::chapter_band_ui(
+            ui,
+            v,
+            ui::timeline::LABEL_WIDTH,
+        ));
         cmds.extend(ui::timeline::timeline_ui(ui, v));
         ui.add_space(4.0);
         cmds.extend(ui::table::table_ui(ui, v));
@@ -608,6 +644,7 @@ pub fn viewer_ui(
     if v.help_open {
         cmds.extend(ui::help::help_ui(ui.ctx()));
     }
+    cmds.extend(ui::presentation::presentation_ui(ui.ctx(), v));
     cmds
 }
 

@@ -11,6 +11,7 @@ pub mod cli;
 pub mod containers;
 pub mod export;
 pub mod format;
+pub mod handout;
 pub mod info;
 pub mod probes;
 pub mod redact;

@@ -659,6 +659,7 @@ impl StoryBuilder {
             ),
             layer_files: self.layer_files,
             layers: self.lookup.layers.clone(),
+            untars: self.untars,
         }
     }
 }

@@ -23,6 +23,7 @@ pub mod fact;
 pub mod mounts;
 pub mod noise;
 pub mod roles;
+pub mod runs;
 
 mod builder;
 mod chapters;
@@ -46,7 +47,7 @@ pub use state::{
     CgroupState, ContainerState, LineageNode, MountRow, NamespaceState, OverlayLayer, OverlayState,
     SampleState,
 };
-pub use table::{CHAPTERS_VERSION, read_chapters, write_chapters};
+pub use table::{CHAPTERS_VERSION, read_chapters, write_bookmarks, write_chapters};
 
 /// The steps of a container's story, in the order they usually come.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -257,6 +258,8 @@ pub struct Story {
     ns_by_tgid: rustc_hash::FxHashMap<u32, Vec<(u64, procs::NsSet)>>,
     layer_files: builder::LayerFiles,
     layers: crate::paths::LayerIndex,
+    /// The layer directory each docker-untar process unpacked.
+    untars: rustc_hash::FxHashMap<u32, String>,
 }
 
 impl Story {
@@ -287,6 +290,13 @@ impl Story {
         self.chapters
             .iter()
             .filter(move |c| c.container_id.as_deref() == id && id.is_some())
+    }
+
+    /// The image layer a docker-untar process unpacked (its directory, and the layer when
+    /// the session knows it).
+    pub fn unpacked_by(&self, tgid: u32) -> Option<(&str, Option<&crate::paths::LayerRef>)> {
+        let dir = self.untars.get(&tgid)?;
+        Some((dir.as_str(), self.layers.layer_of(dir)))
     }
 
     /// The input the story was derived from.

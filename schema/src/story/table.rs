@@ -68,6 +68,28 @@ pub fn write_chapters(path: &Path, chapters: &[Chapter]) -> Result<()> {
     Ok(())
 }
 
+/// Replaces the bookmarks of a session file with `bookmarks`, in one transaction (the
+/// file must be writable; save a copy first otherwise).
+pub fn write_bookmarks(path: &Path, bookmarks: &[crate::Bookmark]) -> Result<()> {
+    let mut conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .with_ctx(|| format!("opening {} to save its bookmarks", path.display()))?;
+    let tx = conn.transaction().ctx("saving the bookmarks")?;
+    tx.execute("DELETE FROM bookmarks", [])
+        .ctx("saving the bookmarks")?;
+    for b in bookmarks {
+        tx.execute(
+            "INSERT INTO bookmarks (ts_nanos, label, note) VALUES (?1, ?2, ?3)",
+            params![b.ts_nanos as i64, b.label, b.note],
+        )
+        .ctx("saving a bookmark")?;
+    }
+    tx.commit().ctx("committing the bookmarks")?;
+    Ok(())
+}
+
 fn bounded(mut s: String) -> String {
     if s.len() > MAX_TEXT {
         let mut end = MAX_TEXT;

@@ -551,3 +551,32 @@ fn chapters_are_stored_and_read_back() {
         2
     );
 }
+
+#[test]
+fn bookmarks_are_saved_into_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.beefine");
+    std::fs::copy(fixture("pull-nginx.beefine"), &path).unwrap();
+    let marks = vec![
+        crate::Bookmark {
+            ts_nanos: 9_962_445_544_475,
+            label: "unshare".into(),
+            note: "five namespaces at once".into(),
+        },
+        crate::Bookmark {
+            ts_nanos: 9_962_617_000_000,
+            label: "pivot_root".into(),
+            note: String::new(),
+        },
+    ];
+    write_bookmarks(&path, &marks).unwrap();
+    assert_eq!(Session::open(&path).unwrap().bookmarks().unwrap(), marks);
+    write_bookmarks(&path, &marks[1..]).unwrap();
+    assert_eq!(
+        Session::open(&path).unwrap().bookmarks().unwrap(),
+        marks[1..]
+    );
+    let (story, _, _) = derive("pull-nginx.beefine");
+    let untar = story.unpacked_by(31826).expect("a docker-untar");
+    assert_eq!(untar.1.map(|l| l.layer_index), Some(2));
+}

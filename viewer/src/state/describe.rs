@@ -10,6 +10,7 @@ use beefine_schema::{Decode, EventData, FieldDesc, FieldRef, names};
 use super::session::{LoadedSession, component_name, task_ns_text};
 use super::store::{EventIdx, StrId};
 use crate::format;
+use beefine_schema::story::noise;
 
 /// One decoded field of an event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -238,13 +239,72 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
     }
     if let Some(r) = e.result {
         let mut res = field("result", names::result_text(r));
+        let rule = l.story.expected_of(idx).and_then(noise::rule);
         if r < 0 {
-            res.note = Some("the call failed".to_owned());
+            res.note = Some(match rule {
+                Some(_) => format!("expected: {}", noise::failure_text(r, rule)),
+                None => format!("the call failed: {}", noise::failure_text(r, None)),
+            });
+        } else if let Some(rule) = rule {
+            res.note = Some(format!("expected: {}", rule.reason));
         }
         f.push(res);
+    } else if let Some(rule) = l.story.expected_of(idx).and_then(noise::rule) {
+        f.push(Field {
+            label: "expected".to_owned(),
+            value: rule.title.to_owned(),
+            note: Some(rule.reason.to_owned()),
+        });
     }
     f.extend(kind_fields(l, idx));
+    f.extend(story_fields(l, idx));
     f
+}
+
+/// What the story says of the event: the namespace a setns joins, the image layer that
+/// provides a file the container opens.
+fn story_fields(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
+    let mut out = Vec::new();
+    if let Some(j) = l.story.joins.get(&idx) {
+        let whose = j.container.map_or_else(
+            || "the host's".to_owned(),
+            |c| format!("container {}'s", l.container_label(c)),
+        );
+        out.push(Field {
+            label: "joins".to_owned(),
+            value: format!("{}:[{}]", j.ns_type, j.inode),
+            note: Some(format!(
+                "{whose} {} namespace{}",
+                j.ns_type,
+                j.via
+                    .as_deref()
+                    .map(|v| format!(", through {v}"))
+                    .unwrap_or_default()
+            )),
+        });
+    }
+    let store = &l.store;
+    if let (Some(c), Some(e)) = (store.container_of(idx), store.get(idx))
+        && let beefine_schema::story::Fact::Open { path, .. }
+        | beefine_schema::story::Fact::Exec { filename: path, .. } =
+            beefine_schema::story::fact::fact(e.data, e.result, &|s: &StrId| store.str(*s))
+        && path.starts_with('/')
+        && l.containers.by_cgroup(e.ctx.cgroup_id) == Some(c)
+        && let Some(layer) = l.story.story.layer_providing(c, path)
+    {
+        out.push(Field {
+            label: "from layer".to_owned(),
+            value: match (layer.layer, layer.of) {
+                (Some(n), Some(of)) => format!("image layer {n} of {of}"),
+                _ => "a lower layer".to_owned(),
+            },
+            note: Some(format!(
+                "the overlay finds {path} in {} (unpacked in this recording)",
+                format::shorten_ids(&layer.dir)
+            )),
+        });
+    }
+    out
 }
 
 /// The fields of an event's kind, decoded, in the order of its description; fields that

@@ -40,6 +40,8 @@ pub struct Filter {
     pub text: String,
     /// Only calls that returned an error.
     pub failed_only: bool,
+    /// Show the events the story marks as expected noise (hidden by default).
+    pub show_expected: bool,
     /// Inclusive boot-clock range; not remembered between runs.
     #[serde(skip)]
     pub time_range: Option<(u64, u64)>,
@@ -349,7 +351,8 @@ pub fn extend(l: &LoadedSession, f: &Filter, out: &mut Filtered, from: usize) {
         && f.hidden_components.is_empty()
         && f.container == ContainerChoice::Any
         && p.needle.is_empty()
-        && !f.failed_only;
+        && !f.failed_only
+        && (f.show_expected || l.story.expected.iter().all(|r| *r == super::story::NO_RULE));
     if plain && all_kinds {
         out.rows.extend(lo as EventIdx..hi as EventIdx);
         for i in lo..hi {
@@ -381,6 +384,9 @@ pub fn extend(l: &LoadedSession, f: &Filter, out: &mut Filtered, from: usize) {
         let idx = i as EventIdx;
         let failed = store.result_of(idx).is_some_and(|r| r < 0);
         if f.failed_only && !failed {
+            continue;
+        }
+        if !f.show_expected && l.story.expected_of(idx).is_some() {
             continue;
         }
         if !p.needle.is_empty() && !p.text_matches(l, idx, ctx, kind) {

@@ -11,7 +11,7 @@ use beefine_schema::{
     Namespaces, Pod, Probe, Process, Query, Sample, Session, Status, TailCursor,
 };
 
-use super::paths::{OverlayIndex, Roots};
+pub use super::paths::{OverlayIndex, Roots};
 use super::store::{EventIdx, Store};
 use crate::containers::ContainerIndex;
 use crate::probes::Probes;
@@ -65,6 +65,12 @@ pub struct LoadedSession {
     pub docker_events: Vec<EventIdx>,
     /// How long reading the file and building the store took.
     pub load_millis: u128,
+    /// The story derived from the events ([`super::story`]).
+    pub story: super::story::SessionStory,
+    /// The daemon's mount table when the recording started (meta `host_mountinfo`).
+    pub host_mountinfo: Option<String>,
+    /// The chapters the session stores, if it does.
+    pub stored_chapters: Option<Vec<beefine_schema::story::Chapter>>,
 }
 
 /// What went wrong opening a session, for the window.
@@ -146,6 +152,7 @@ impl LoadedSession {
         let (store, errors) = read_events(&session, &containers, expected).map_err(err)?;
         let mut loaded = Self::assemble(&session, store, containers).map_err(err)?;
         loaded.damage = errors;
+        super::story::derive(&mut loaded);
         loaded.load_millis = started.elapsed().as_millis();
         Ok((loaded, Follow { session, cursor }))
     }
@@ -157,7 +164,9 @@ impl LoadedSession {
         for e in events {
             store.push(e, &containers);
         }
-        Self::assemble(session, store, containers)
+        let mut loaded = Self::assemble(session, store, containers)?;
+        super::story::derive(&mut loaded);
+        Ok(loaded)
     }
 
     fn assemble(
@@ -189,6 +198,13 @@ impl LoadedSession {
             container_mounts: Vec::new(),
             docker_events: Vec::new(),
             load_millis: 0,
+            story: super::story::SessionStory::default(),
+            host_mountinfo: session
+                .meta_value(beefine_schema::story::HOST_MOUNTINFO_KEY)
+                .ok()
+                .flatten(),
+            // An unreadable chapters table is derived again, like a missing one.
+            stored_chapters: session.chapters().ok().flatten(),
         };
         loaded.set_entities(entities);
         Ok(loaded)

@@ -460,6 +460,16 @@ impl Store {
         }
     }
 
+    /// Takes the containers the story attributed events to (by position; `None` keeps the
+    /// attribution by cgroup).
+    pub fn attribute_by(&mut self, containers: &[Option<usize>]) {
+        for (slot, c) in self.container.iter_mut().zip(containers) {
+            if let Some(c) = c {
+                *slot = to_column(Some(*c));
+            }
+        }
+    }
+
     /// Bytes held by the columns (not counting strings and boxed fields).
     pub fn column_bytes(&self) -> usize {
         self.ts.capacity() * 8

@@ -1,272 +1,340 @@
-//! The container at the cursor: its state, namespaces, cgroup, the mounts made so far, the
-//! processes alive as a small tree, and its latest resource sample.
+//! The state of the story's container at the cursor, drawn: namespace boxes (the host's
+//! and its own, per type, with the processes in each), the overlay stack, the mount table
+//! as the container sees it, the lineage across the stack, its cgroup and latest sample.
 
-use std::collections::{HashMap, HashSet};
-
-use beefine_schema::{Container, Process, names};
-use egui::{CollapsingHeader, Grid, RichText, Ui};
+use beefine_schema::story::{ContainerState, LineageNode, NamespaceState};
+use egui::{CollapsingHeader, Color32, Frame, Grid, Margin, RichText, Stroke, Ui};
 
 use crate::format;
-use crate::state::session::{component_name, container_lifetime};
-use crate::state::{Command, Viewer, describe};
+use crate::state::{Command, Viewer};
 
-/// Mounts listed at most (the latest ones).
-const MOUNTS_SHOWN: usize = 40;
+const HOST_COLOR: Color32 = Color32::from_rgb(0x6a, 0x75, 0x85);
+const OWN_COLOR: Color32 = Color32::from_rgb(0x4e, 0x9a, 0xf0);
+const UPPER_COLOR: Color32 = Color32::from_rgb(0x60, 0xbd, 0x68);
+const LOWER_COLOR: Color32 = Color32::from_rgb(0x5d, 0x8a, 0xc8);
 
 pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
-    let mut cmds = Vec::new();
-    let l = &v.session;
-    let cursor = v.time.cursor();
+    let cmds = Vec::new();
     ui.heading("Container at the cursor");
     ui.separator();
-    let Some(ci) = v.focus_container() else {
+    let (Some(ci), Some(st)) = (v.story_container(), v.container_state.as_ref()) else {
         ui.label(RichText::new("This session has no containers.").weak());
         return cmds;
     };
-    let Some(c) = l.container(ci) else {
-        return cmds;
-    };
-    let (start, end) = container_lifetime(c);
-    let state = if start.is_some_and(|s| cursor < s) {
-        "not created yet"
-    } else if c.died_ts_nanos.is_some_and(|d| d <= cursor) {
-        "exited"
-    } else if c.started_ts_nanos.is_some_and(|s| s <= cursor) {
-        "running"
-    } else if end.is_some_and(|e| e <= cursor) {
-        "gone"
-    } else {
-        "created"
-    };
     ui.horizontal_wrapped(|ui| {
-        ui.label(RichText::new(l.container_label(ci)).strong().size(16.0));
-        ui.label(RichText::new(c.short_id()).monospace().weak());
-        ui.label(RichText::new(state).color(super::container_color(ci)));
+        ui.label(
+            RichText::new(v.session.container_label(ci))
+                .strong()
+                .size(16.0),
+        );
+        ui.label(
+            RichText::new(&st.container_id[..st.container_id.len().min(12)])
+                .monospace()
+                .weak(),
+        );
+        ui.label(RichText::new(&st.status).color(super::container_color(ci)));
+        if let Some(ch) = &st.chapter {
+            ui.label(RichText::new(format!("· {ch}")).weak());
+        }
     });
-    facts_ui(ui, v, c);
-    namespaces_ui(ui, c);
-    resources_ui(ui, v, ci);
-    let alive = l.processes_alive(ci, cursor);
-    CollapsingHeader::new(format!("processes alive ({})", alive.len()))
-        .id_salt("processes")
-        .default_open(true)
-        .show(ui, |ui| {
-            if alive.is_empty() {
-                ui.label(RichText::new("none at this time").weak());
-            }
-            process_tree_ui(ui, &alive);
-        });
-
-    mounts_ui(ui, v, ci, &mut cmds);
+    namespaces_ui(ui, st);
+    overlay_ui(ui, st);
+    mounts_ui(ui, st);
+    lineage_ui(ui, v, st);
+    cgroup_ui(ui, v, st);
     cmds
 }
 
-/// Image, init pid, lifetime, exit code and cgroup.
-fn facts_ui(ui: &mut Ui, v: &Viewer, c: &Container) {
-    let cursor = v.time.cursor();
-    Grid::new("container-facts")
-        .num_columns(2)
-        .spacing([10.0, 2.0])
+fn ns_box(ui: &mut Ui, ns: Option<&NamespaceState>, color: Color32, empty: &str) {
+    let filled = ns.is_some();
+    Frame::new()
+        .stroke(Stroke::new(
+            1.0,
+            if filled {
+                color
+            } else {
+                color.gamma_multiply(0.35)
+            },
+        ))
+        .fill(if filled {
+            color.gamma_multiply(0.18)
+        } else {
+            Color32::TRANSPARENT
+        })
+        .inner_margin(Margin::symmetric(5, 2))
+        .corner_radius(3)
         .show(ui, |ui| {
-            let mut row = |k: &str, val: String| {
-                ui.label(RichText::new(k).weak());
-                ui.add(egui::Label::new(RichText::new(val).monospace()).wrap());
-                ui.end_row();
-            };
-            row("image", c.image.clone());
-            if let Some(pid) = c.init_pid {
-                row("init pid", pid.to_string());
-            }
-            for (label, ts) in [
-                ("created", c.created_ts_nanos),
-                ("started", c.started_ts_nanos),
-                ("died", c.died_ts_nanos),
-            ] {
-                if let Some(ts) = ts {
-                    row(label, super::rel_time(v, ts));
+            ui.set_min_width(130.0);
+            match ns {
+                Some(n) => {
+                    ui.vertical(|ui| {
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(format!("{}:[{}]", n.ns_type, n.inode))
+                                    .monospace()
+                                    .size(11.0),
+                            )
+                            .truncate(),
+                        );
+                        let pids = if n.pids.is_empty() {
+                            "—".to_owned()
+                        } else {
+                            let list: Vec<String> = n.pids.iter().map(u32::to_string).collect();
+                            format!("pids {}", list.join(" "))
+                        };
+                        ui.add(egui::Label::new(RichText::new(pids).small()).wrap());
+                    });
                 }
-            }
-            if let Some(code) = c
-                .exit_code
-                .filter(|_| c.died_ts_nanos.is_some_and(|d| d <= cursor))
-            {
-                row("exit code", code.to_string());
-            }
-            if let Some(cg) = c.cgroup_id {
-                row("cgroup id", cg.to_string());
-            }
-            if let Some(p) = &c.cgroup_path {
-                row("cgroup", p.clone());
+                None => {
+                    ui.label(RichText::new(empty).weak().small());
+                }
             }
         });
 }
 
-fn namespaces_ui(ui: &mut Ui, c: &Container) {
-    if !c.namespaces.is_empty() {
-        CollapsingHeader::new("namespaces")
-            .default_open(true)
-            .show(ui, |ui| {
-                Grid::new("ns")
-                    .num_columns(2)
-                    .spacing([10.0, 1.0])
-                    .show(ui, |ui| {
-                        for (kind, inode) in &c.namespaces {
-                            ui.label(RichText::new(kind).weak());
-                            ui.label(RichText::new(format!("{kind}:[{inode}]")).monospace());
-                            ui.end_row();
+/// One row per namespace type: the host's box and the container's own.
+fn namespaces_ui(ui: &mut Ui, st: &ContainerState) {
+    CollapsingHeader::new("namespaces: host · container")
+        .id_salt("namespaces")
+        .default_open(true)
+        .show(ui, |ui| {
+            Grid::new("ns-boxes")
+                .num_columns(3)
+                .spacing([6.0, 3.0])
+                .show(ui, |ui| {
+                    ui.label("");
+                    ui.label(RichText::new("host").color(HOST_COLOR).strong());
+                    ui.label(RichText::new("container").color(OWN_COLOR).strong());
+                    ui.end_row();
+                    for n in &st.namespaces {
+                        ui.label(RichText::new(&n.ns_type).monospace());
+                        let own = n.owner != "host";
+                        if own {
+                            ns_box(ui, None, HOST_COLOR, "left behind");
+                            ns_box(ui, Some(n), OWN_COLOR, "");
+                        } else {
+                            let note = if n.created_ts_nanos.is_some() {
+                                "not made yet"
+                            } else {
+                                "shares the host's"
+                            };
+                            ns_box(ui, Some(n), HOST_COLOR, "");
+                            ns_box(ui, None, OWN_COLOR, note);
                         }
-                    });
-            });
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// The overlay stack: what the container sees on top, the writable layer, the image
+/// layers underneath.
+fn overlay_ui(ui: &mut Ui, st: &ContainerState) {
+    let o = &st.overlay;
+    if o.lower.is_empty() && o.upper.is_none() {
+        return;
+    }
+    CollapsingHeader::new(format!(
+        "overlay root filesystem{}",
+        if o.mounted { "" } else { " (not mounted now)" }
+    ))
+    .id_salt("overlay")
+    .default_open(true)
+    .show(ui, |ui| {
+        let layer = |ui: &mut Ui, color: Color32, title: String, dir: Option<&str>| {
+            Frame::new()
+                .stroke(Stroke::new(1.0, color))
+                .fill(color.gamma_multiply(if o.mounted { 0.25 } else { 0.08 }))
+                .inner_margin(Margin::symmetric(6, 2))
+                .corner_radius(2)
+                .show(ui, |ui| {
+                    ui.set_min_width(ui.available_width());
+                    let r =
+                        ui.add(egui::Label::new(RichText::new(title).small().strong()).truncate());
+                    if let Some(d) = dir {
+                        r.on_hover_text(d);
+                    }
+                });
+        };
+        layer(
+            ui,
+            Color32::from_rgb(0xfa, 0xa4, 0x3a),
+            "merged: what the container sees as /".into(),
+            o.merged.as_deref(),
+        );
+        layer(
+            ui,
+            UPPER_COLOR,
+            "upper: its writable layer (new and changed files)".into(),
+            o.upper.as_deref(),
+        );
+        for l in &o.lower {
+            let title = match (l.init, l.layer, l.of) {
+                (true, _, _) => {
+                    "init layer: Docker's /etc/hosts, /etc/resolv.conf, … placeholders".to_owned()
+                }
+                (_, Some(n), Some(of)) => format!(
+                    "image layer {n} of {of}{}",
+                    l.digest
+                        .as_deref()
+                        .map(|d| format!("  {}", format::short_id(d)))
+                        .unwrap_or_default()
+                ),
+                _ => "a lower layer".to_owned(),
+            };
+            layer(
+                ui,
+                if l.init { HOST_COLOR } else { LOWER_COLOR },
+                title,
+                Some(&l.dir),
+            );
+        }
+        if let Some(w) = &o.work {
+            ui.label(
+                RichText::new(format!("work: {}", format::shorten_ids(w)))
+                    .weak()
+                    .small(),
+            );
+        }
+    });
+}
+
+fn mounts_ui(ui: &mut Ui, st: &ContainerState) {
+    CollapsingHeader::new(format!("mount table ({})", st.mounts.len()))
+        .id_salt("mount-table")
+        .default_open(true)
+        .show(ui, |ui| {
+            ui.add(egui::Label::new(RichText::new(&st.mounts_note).weak().small()).wrap());
+            // Long paths are cut, not allowed to widen the panel; the tooltip has them.
+            for m in &st.mounts {
+                let src = if m.root == "/" {
+                    m.source.clone()
+                } else {
+                    format!("{}[{}]", m.source, m.root)
+                };
+                let line = format!(
+                    "{}  {}  {}",
+                    format::shorten_ids(&m.mount_point),
+                    m.fstype,
+                    format::shorten_ids(&src)
+                );
+                ui.add(egui::Label::new(RichText::new(line).monospace().size(11.0)).truncate())
+                    .on_hover_text(format!(
+                        "{}\n{} {src}\n{}\n{}",
+                        m.mount_point, m.fstype, m.options, m.super_options
+                    ));
+            }
+        });
+}
+
+fn lineage_line(n: &LineageNode) -> RichText {
+    let names = if n.names.len() > 1 {
+        n.names.join(" → ")
+    } else {
+        n.comm.clone()
+    };
+    let exit = n
+        .exit
+        .as_deref()
+        .map(|e| format!("  ({e})"))
+        .unwrap_or_default();
+    let text = RichText::new(format!(
+        "{}{} {names}{exit}",
+        "  ".repeat(n.depth as usize),
+        n.pid
+    ))
+    .monospace()
+    .size(11.5);
+    match (n.alive, n.in_container) {
+        (false, _) => text.weak(),
+        (true, true) => text.color(OWN_COLOR),
+        (true, false) => text,
     }
 }
 
-/// The latest resource sample at the cursor.
-fn resources_ui(ui: &mut Ui, v: &Viewer, ci: usize) {
-    let (l, cursor) = (&v.session, v.time.cursor());
-    if let Some(s) = l.sample_at(ci, cursor) {
-        CollapsingHeader::new(format!("resources at {}", super::rel_time(v, s.ts_nanos)))
-            .id_salt("resources")
-            .default_open(true)
-            .show(ui, |ui| {
-                let r = &s.sample;
-                Grid::new("res")
-                    .num_columns(2)
-                    .spacing([10.0, 1.0])
-                    .show(ui, |ui| {
-                        let mut row = |k: &str, val: String| {
-                            ui.label(RichText::new(k).weak());
-                            ui.label(val);
-                            ui.end_row();
-                        };
-                        row("cpu time", format::duration(r.cpu_nanos));
+/// dockerd → containerd → shim → runc → runc:[1:CHILD] → runc:[2:INIT] → the entrypoint.
+fn lineage_ui(ui: &mut Ui, v: &Viewer, st: &ContainerState) {
+    CollapsingHeader::new(format!("lineage ({} processes)", st.lineage.len()))
+        .id_salt("lineage")
+        .default_open(true)
+        .show(ui, |ui| {
+            if st.lineage.is_empty() {
+                ui.label(RichText::new("no process worked for it yet").weak());
+            }
+            for n in &st.lineage {
+                let args = if n.argv.len() > 1 {
+                    n.argv.join(" ")
+                } else {
+                    String::new()
+                };
+                ui.add(egui::Label::new(lineage_line(n)).truncate())
+                    .on_hover_text(format!(
+                        "{} · started {}{}{}",
+                        n.role,
+                        super::rel_time(v, n.start_ts_nanos),
+                        n.exit_ts_nanos
+                            .map(|t| format!(", ended {}", super::rel_time(v, t)))
+                            .unwrap_or_default(),
+                        if args.is_empty() {
+                            String::new()
+                        } else {
+                            format!("\n{}", format::ellipsize(&args, 300))
+                        }
+                    ));
+            }
+        });
+}
+
+fn cgroup_ui(ui: &mut Ui, v: &Viewer, st: &ContainerState) {
+    CollapsingHeader::new("cgroup and resources")
+        .id_salt("cgroup")
+        .default_open(true)
+        .show(ui, |ui| {
+            Grid::new("cgroup-grid")
+                .num_columns(2)
+                .spacing([10.0, 1.0])
+                .show(ui, |ui| {
+                    let mut row = |k: &str, val: String| {
+                        ui.label(RichText::new(k).weak());
+                        ui.add(egui::Label::new(RichText::new(val).monospace()).wrap());
+                        ui.end_row();
+                    };
+                    if let Some(p) = &st.cgroup.path {
+                        row("cgroup", format::shorten_ids(p));
+                    }
+                    row(
+                        "exists",
+                        if st.cgroup.created {
+                            "yes".into()
+                        } else {
+                            "not yet, or no more".into()
+                        },
+                    );
+                    if !st.cgroup.pids.is_empty() {
                         row(
-                            "memory",
-                            if r.mem_limit_bytes > 0 && r.mem_limit_bytes < (1 << 60) {
-                                format!(
-                                    "{} of {}",
-                                    format::bytes(r.mem_bytes),
-                                    format::bytes(r.mem_limit_bytes)
-                                )
-                            } else {
-                                format::bytes(r.mem_bytes)
-                            },
+                            "pids in it",
+                            st.cgroup
+                                .pids
+                                .iter()
+                                .map(u32::to_string)
+                                .collect::<Vec<_>>()
+                                .join(" "),
                         );
-                        row(
-                            "block I/O",
-                            format!(
-                                "↓ {}  ↑ {}",
-                                format::bytes(r.blk_read_bytes),
-                                format::bytes(r.blk_write_bytes)
-                            ),
-                        );
+                    }
+                    if let Some(s) = &st.sample {
+                        row("sample at", super::rel_time(v, s.ts_nanos));
+                        row("cpu time", format::duration(s.cpu_nanos));
+                        row("memory", format::bytes(s.mem_bytes));
                         row(
                             "network",
                             format!(
                                 "↓ {}  ↑ {}",
-                                format::bytes(r.net_rx_bytes),
-                                format::bytes(r.net_tx_bytes)
+                                format::bytes(s.net_rx_bytes),
+                                format::bytes(s.net_tx_bytes)
                             ),
                         );
-                        row("pids", r.pids.to_string());
-                    });
-            });
-    }
-}
-
-/// The container's mount calls up to the cursor (the latest ones); a click selects one.
-fn mounts_ui(ui: &mut Ui, v: &Viewer, ci: usize, cmds: &mut Vec<Command>) {
-    let (l, cursor) = (&v.session, v.time.cursor());
-    let mounts = &l.container_mounts[ci];
-    let so_far = mounts.partition_point(|&i| l.store.ts_of(i) <= cursor);
-    CollapsingHeader::new(format!("mounts so far ({so_far})"))
-        .id_salt("mounts")
-        .default_open(true)
-        .show(ui, |ui| {
-            if so_far > MOUNTS_SHOWN {
-                ui.label(RichText::new(format!("… {} earlier", so_far - MOUNTS_SHOWN)).weak());
-            }
-            for &i in &mounts[so_far.saturating_sub(MOUNTS_SHOWN)..so_far] {
-                let failed = l.store.result_of(i).is_some_and(|r| r < 0);
-                let text = format!("{}  {}", l.store.kind_of(i).name(), describe::summary(l, i));
-                let text = if failed {
-                    RichText::new(text).color(super::FAILED_COLOR)
-                } else {
-                    RichText::new(text)
-                };
-                let selected = v.selected == Some(i);
-                if ui
-                    .add(
-                        egui::Button::selectable(selected, text.monospace().size(11.5))
-                            .wrap_mode(egui::TextWrapMode::Truncate),
-                    )
-                    .on_hover_text(format!(
-                        "{} — click to go there",
-                        super::rel_time(v, l.store.ts_of(i))
-                    ))
-                    .clicked()
-                {
-                    cmds.push(Command::Select(i));
-                }
-            }
+                        row("pids", s.pids.to_string());
+                    }
+                });
         });
-}
-
-/// The processes as a tree by parent pid (processes whose parent is not in the list are
-/// roots), each line: pid, name, component.
-fn process_tree_ui(ui: &mut Ui, procs: &[&Process]) {
-    let pids: HashSet<u32> = procs.iter().map(|p| p.pid).collect();
-    let mut children: HashMap<u32, Vec<&Process>> = HashMap::new();
-    let mut roots = Vec::new();
-    for p in procs {
-        if p.ppid != p.pid && pids.contains(&p.ppid) {
-            children.entry(p.ppid).or_default().push(p);
-        } else {
-            roots.push(*p);
-        }
-    }
-    fn walk(
-        ui: &mut Ui,
-        p: &Process,
-        depth: usize,
-        children: &HashMap<u32, Vec<&Process>>,
-        seen: &mut HashSet<u32>,
-    ) {
-        if !seen.insert(p.pid) || depth > 32 {
-            return;
-        }
-        let indent = "   ".repeat(depth);
-        let branch = if depth == 0 { "" } else { "└ " };
-        let args = if p.argv.len() > 1 {
-            format!("  {}", format::ellipsize(&p.argv[1..].join(" "), 30))
-        } else {
-            String::new()
-        };
-        ui.label(RichText::new(format!("{indent}{branch}{} {}{args}", p.pid, p.comm)).monospace())
-            .on_hover_text(format!(
-                "{} · {}{}",
-                component_name(
-                    beefine_schema::Component::ALL
-                        .iter()
-                        .position(|c| *c == p.component)
-                        .unwrap_or(0) as u8
-                ),
-                if p.argv.is_empty() {
-                    p.comm.clone()
-                } else {
-                    p.argv.join(" ")
-                },
-                p.exit_code
-                    .map(|c| format!(" · {}", names::wait_status(c)))
-                    .unwrap_or_default()
-            ));
-        if let Some(kids) = children.get(&p.pid) {
-            for k in kids {
-                walk(ui, k, depth + 1, children, seen);
-            }
-        }
-    }
-    let mut seen = HashSet::new();
-    for r in roots {
-        walk(ui, r, 0, &children, &mut seen);
-    }
 }

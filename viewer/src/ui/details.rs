@@ -70,7 +70,14 @@ pub fn details_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 ui.vertical(|ui| {
                     ui.add(egui::Label::new(RichText::new(&f.value).monospace()).wrap());
                     if let Some(note) = &f.note {
-                        ui.label(RichText::new(format!("↳ {note}")).color(super::CURSOR_COLOR));
+                        // Notes can be long (an expected failure's reason): they wrap, or
+                        // the panel would widen to fit them.
+                        ui.add(
+                            egui::Label::new(
+                                RichText::new(format!("↳ {note}")).color(super::CURSOR_COLOR),
+                            )
+                            .wrap(),
+                        );
                     }
                 });
                 ui.end_row();

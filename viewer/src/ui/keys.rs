@@ -3,10 +3,17 @@
 
 use egui::{Context, Key, Modifiers};
 
-use crate::state::{Command, StepBy};
+use crate::state::{Command, StepBy, Viewer};
 
 /// (keys as shown, what they do).
-pub const SHORTCUTS: [(&str, &str); 16] = [
+pub const SHORTCUTS: [(&str, &str); 20] = [
+    ("PgDn / PgUp", "next / previous chapter of the story"),
+    ("H", "hide / show expected noise"),
+    (
+        "P",
+        "presentation: walk the chapters and bookmarks (← → move, Esc leaves)",
+    ),
+    ("B", "bookmark the cursor's time"),
     ("W / S", "zoom in / out around the cursor"),
     ("wheel, Ctrl+wheel", "zoom around the pointer"),
     ("A / D", "pan left / right"),
@@ -27,7 +34,9 @@ pub const SHORTCUTS: [(&str, &str); 16] = [
 
 /// Commands for the keys pressed this frame. Nothing is taken while a text field has the
 /// keyboard, except Esc.
-pub fn key_commands(ctx: &Context, follow: bool) -> Vec<Command> {
+pub fn key_commands(ctx: &Context, v: &Viewer) -> Vec<Command> {
+    let follow = v.time.follow;
+    let presenting = v.story.presentation.is_some();
     let mut cmds = Vec::new();
     if ctx.egui_wants_keyboard_input() {
         if ctx.input(|i| i.key_pressed(Key::Escape)) {
@@ -63,6 +72,37 @@ pub fn key_commands(ctx: &Context, follow: bool) -> Vec<Command> {
         // A focused button takes Space itself (it clicks): do not toggle twice.
         if pressed(Key::Space) && !button_focused {
             cmds.push(Command::TogglePlay);
+        }
+        if presenting {
+            // Presentation: the arrows and page keys move between stops.
+            if pressed(Key::ArrowRight) || pressed(Key::PageDown) {
+                cmds.push(Command::PresentationStep { forward: true });
+            }
+            if pressed(Key::ArrowLeft) || pressed(Key::PageUp) {
+                cmds.push(Command::PresentationStep { forward: false });
+            }
+            if pressed(Key::Escape) || pressed(Key::P) {
+                cmds.push(Command::TogglePresentation);
+            }
+            return;
+        }
+        if pressed(Key::PageDown) {
+            cmds.push(Command::Chapter { forward: true });
+        }
+        if pressed(Key::PageUp) {
+            cmds.push(Command::Chapter { forward: false });
+        }
+        if pressed(Key::H) {
+            cmds.push(Command::ToggleNoise);
+        }
+        if pressed(Key::P) {
+            cmds.push(Command::TogglePresentation);
+        }
+        if pressed(Key::B) {
+            cmds.push(Command::AddBookmark {
+                label: super::bookmarks::default_label(v),
+                note: String::new(),
+            });
         }
         if pressed(Key::ArrowRight) {
             cmds.push(step(StepBy::Any, true));

@@ -2,12 +2,15 @@
 //! [`Command`](crate::state::Command)s the person asked for; the app applies them after the
 //! frame. Functions that draw end in `_ui`.
 
+pub mod bookmarks;
+pub mod chapters;
 pub mod charts;
 pub mod container;
 pub mod details;
 pub mod filters;
 pub mod help;
 pub mod keys;
+pub mod presentation;
 pub mod status;
 pub mod table;
 pub mod timeline;

@@ -6,6 +6,7 @@ use egui_extras::{Column, TableBuilder};
 
 use super::{FAILED_COLOR, family_color};
 use crate::state::session::component_name;
+use crate::state::story::{ViewRow, run_text};
 use crate::state::{Command, Viewer, describe};
 
 pub const ROW_HEIGHT: f32 = 18.0;
@@ -13,7 +14,7 @@ pub const ROW_HEIGHT: f32 = 18.0;
 pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     let mut cmds = Vec::new();
     let store = &v.session.store;
-    let rows = &v.filtered.rows;
+    let rows = &v.rows;
     let n = rows.len();
     let descending_id = ui.scope_id().with("descending");
     let descending = ui.data(|d| d.get_temp::<bool>(descending_id).unwrap_or(false));
@@ -71,14 +72,31 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
         .body(|body| {
             body.rows(ROW_HEIGHT, n, |mut row| {
                 let r = row_index(row.index());
-                let idx = rows[r];
+                let idx = match rows[r] {
+                    ViewRow::Event(idx) => idx,
+                    ViewRow::Run {
+                        first,
+                        len,
+                        class,
+                        expanded,
+                    } => {
+                        run_row(
+                            v,
+                            &mut row,
+                            (first, len, class, expanded),
+                            cursor_row == Some(r),
+                            &mut cmds,
+                        );
+                        return;
+                    }
+                };
                 let Some(e) = store.get(idx) else {
                     return;
                 };
                 row.set_selected(
                     v.selected == Some(idx) || (v.selected.is_none() && cursor_row == Some(r)),
                 );
-                let failed = e.failed();
+                let failed = e.failed() && v.session.story.expected_of(idx).is_none();
                 let text = |s: String| {
                     if failed {
                         RichText::new(s).color(FAILED_COLOR)
@@ -142,4 +160,76 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             });
         });
     cmds
+}
+
+/// A collapsed run of similar file events: one row that expands on click.
+fn run_row(
+    v: &Viewer,
+    row: &mut egui_extras::TableRow<'_, '_>,
+    (first, len, class, expanded): (u32, u32, beefine_schema::story::runs::RunClass, bool),
+    at_cursor: bool,
+    cmds: &mut Vec<Command>,
+) {
+    let store = &v.session.store;
+    let rows = &v.filtered.rows;
+    let head = rows[first as usize];
+    let last = rows[(first + len - 1) as usize];
+    row.set_selected(at_cursor && !expanded);
+    let weak = |s: String| RichText::new(s).weak();
+    row.col(|ui| {
+        ui.add(
+            Label::new(weak(super::rel_time(v, store.ts_of(head))).monospace()).selectable(false),
+        );
+    });
+    row.col(|ui| {
+        let label = store
+            .get(head)
+            .map(|e| format!("{} {}", store.comm(e.ctx), e.ctx.tgid))
+            .unwrap_or_default();
+        ui.add(Label::new(weak(label)).selectable(false).truncate());
+    });
+    row.col(|ui| {
+        let label = store
+            .container_of(head)
+            .map(|c| v.session.container_label(c))
+            .unwrap_or_default();
+        ui.add(Label::new(weak(label)).selectable(false).truncate());
+    });
+    row.col(|ui| {
+        ui.add(
+            Label::new(weak(
+                component_name(v.session.component_of(head)).to_owned(),
+            ))
+            .selectable(false)
+            .truncate(),
+        );
+    });
+    row.col(|ui| {
+        ui.add(
+            Label::new(
+                RichText::new(format!("{} ×{len}", if expanded { "▼" } else { "▶" })).monospace(),
+            )
+            .selectable(false),
+        );
+    });
+    row.col(|ui| {
+        ui.add(
+            Label::new(RichText::new(run_text(&v.session, rows, first, len, class)).italics())
+                .selectable(false)
+                .truncate(),
+        )
+        .on_hover_text(format!(
+            "{} events until {} — click to {}",
+            len,
+            super::rel_time(v, store.ts_of(last)),
+            if expanded {
+                "collapse"
+            } else {
+                "show them one by one"
+            }
+        ));
+    });
+    if row.response().clicked() {
+        cmds.push(Command::ToggleRun(head));
+    }
 }

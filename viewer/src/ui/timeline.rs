@@ -11,7 +11,7 @@ use crate::state::filter::LANES;
 use crate::state::session::container_lifetime;
 use crate::state::{Command, Viewer};
 
-const LABEL_WIDTH: f32 = 104.0;
+pub const LABEL_WIDTH: f32 = 104.0;
 const AXIS_HEIGHT: f32 = 22.0;
 const LANE_HEIGHT: f32 = 22.0;
 const CONTAINER_ROW_HEIGHT: f32 = 17.0;
@@ -357,7 +357,7 @@ fn bookmarks(f: &Frame<'_>, resp: &egui::Response) -> Option<usize> {
         f.v,
     );
     let mut hovered_bookmark = None;
-    for (i, b) in v.session.bookmarks.iter().enumerate() {
+    for (i, b) in v.story.bookmarks.iter().enumerate() {
         let x = f.x_of(b.ts_nanos);
         if !(plot.left()..=plot.right()).contains(&x) {
             continue;
@@ -517,7 +517,7 @@ fn tooltips(
 ) {
     let (plot, lanes_top, v, bounds) = (f.plot, f.lanes_top, f.v, &f.bounds);
     if let Some(i) = hovered_bookmark {
-        let b = &v.session.bookmarks[i];
+        let b = &v.story.bookmarks[i];
         if resp.clicked() {
             cmds.retain(|c| !matches!(c, Command::SetCursor(_)));
             cmds.push(Command::SetCursor(b.ts_nanos));
