@@ -101,8 +101,9 @@ pub struct RecordArgs {
     /// Keep recording this long after the command exits.
     #[arg(long, value_parser = parse_duration, default_value = "1s", value_name = "D")]
     pub grace: Duration,
-    /// Interval of container resource samples.
-    #[arg(long, value_parser = parse_duration, default_value = "250ms", value_name = "D")]
+    /// Interval of container resource samples while a container runs (it is sampled at its
+    /// start and before its stop too).
+    #[arg(long, value_parser = parse_duration, default_value = "100ms", value_name = "D")]
     pub sample_interval: Duration,
     /// Pull this image through the Docker API while recording (then run the command after --,
     /// if any).

@@ -496,6 +496,10 @@ async fn handle_event(docker: &Docker, shared: &Shared, ev: EventMessage) {
             }
             daemon_sample(docker, shared).await;
         }
+        // The last sample of a container before it goes: its processes are still there.
+        ("container", "kill" | "stop") => {
+            sample_one(docker, shared, &actor_id).await;
+        }
         ("image", "pull" | "tag" | "load" | "import") => {
             describe_image(docker, shared, &actor_id).await;
             daemon_sample(docker, shared).await;

@@ -368,7 +368,18 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
     ownership::hand_over(&path)?;
     eprint!(
         "{}",
-        status::summary(&path, started.elapsed(), &summary, &stats, cpu)
+        status::summary(
+            &path,
+            started.elapsed(),
+            beefine_schema::format::session_span(
+                start_ts_nanos,
+                Some(end_ts_nanos),
+                summary.events_span
+            ),
+            &summary,
+            &stats,
+            cpu
+        )
     );
     Ok(exit_code)
 }

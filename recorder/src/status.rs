@@ -55,6 +55,7 @@ pub fn clear_line() {
 pub fn summary(
     path: &Path,
     duration: Duration,
+    span: (u64, u64),
     s: &WriteSummary,
     stats: &Stats,
     cpu: crate::stats::Cpu,
@@ -62,8 +63,9 @@ pub fn summary(
     let mut out = String::new();
     let lost = stats.lost.load(Ordering::Relaxed);
     out.push_str(&format!(
-        "Recorded {} events in {:.1} s into {} ({}, {:.1} bytes/event)\n",
+        "Recorded {} events over a {} session ({:.1} s with loading and finishing) into {} ({}, {:.1} bytes/event)\n",
         thousands(s.events),
+        beefine_schema::format::duration(span.1 - span.0),
         duration.as_secs_f64(),
         path.display(),
         bytes(s.file_bytes),

@@ -58,6 +58,24 @@ pub fn duration(nanos: u64) -> String {
     }
 }
 
+/// The span of a session, the one every tool shows (the recorder's summary, `info`, the
+/// window): from its start (or its first event, if earlier) to its end (or its last event,
+/// if later: the daemon's last events and samples are written after the recorder's end).
+pub fn session_span(
+    start_ts_nanos: u64,
+    end_ts_nanos: Option<u64>,
+    events: Option<(u64, u64)>,
+) -> (u64, u64) {
+    let (first, last) = events.unwrap_or((start_ts_nanos, start_ts_nanos));
+    let lo = if start_ts_nanos > 0 {
+        start_ts_nanos.min(first)
+    } else {
+        first
+    };
+    let hi = end_ts_nanos.unwrap_or(last).max(last);
+    (lo, hi.max(lo))
+}
+
 /// A time relative to the start of the session, to the microsecond: `3.214007 s`.
 pub fn offset(nanos_since_start: i64) -> String {
     let sign = if nanos_since_start < 0 { "-" } else { "" };

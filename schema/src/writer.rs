@@ -52,6 +52,8 @@ pub struct WriteSummary {
     pub chunks: u64,
     pub file_bytes: u64,
     pub kind_counts: Vec<(Kind, u64)>,
+    /// Times of the first and last events written (boot clock).
+    pub events_span: Option<(u64, u64)>,
 }
 
 /// Appends to a session file.
@@ -66,6 +68,7 @@ pub struct SessionWriter {
     last_commit: Instant,
     events: u64,
     max_ts_nanos: u64,
+    min_ts_nanos: u64,
     finished: bool,
 }
 
@@ -165,6 +168,7 @@ impl SessionWriter {
             last_commit: Instant::now(),
             events: 0,
             max_ts_nanos: info.start_ts_nanos,
+            min_ts_nanos: u64::MAX,
             finished: false,
         })
     }
@@ -184,6 +188,7 @@ impl SessionWriter {
         self.kind_counts_dirty = true;
         self.events += 1;
         self.max_ts_nanos = self.max_ts_nanos.max(event.header.ts_nanos);
+        self.min_ts_nanos = self.min_ts_nanos.min(event.header.ts_nanos);
         self.buf.push(event);
         if self.buf.len() >= self.opts.chunk_events.clamp(1, MAX_CHUNK_EVENTS) {
             self.flush_chunk()?;
@@ -626,6 +631,7 @@ impl SessionWriter {
                 .filter(|(_, n)| *n > 0)
                 .map(|(k, n)| (*k, n))
                 .collect(),
+            events_span: (self.events > 0).then_some((self.min_ts_nanos, self.max_ts_nanos)),
         })
     }
 

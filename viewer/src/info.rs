@@ -64,7 +64,8 @@ fn overview(t: &mut String, session: &Session, scanned: u64) -> anyhow::Result<(
     let meta = session.meta();
     let info = &meta.info;
     let start = info.start_ts_nanos;
-    let end = meta.end_ts_nanos.or(session.time_span()?.map(|(_, hi)| hi));
+    let events_span = session.time_span()?;
+    let end = meta.end_ts_nanos.or(events_span.map(|(_, hi)| hi));
     let total: u64 = session.kind_counts()?.iter().map(|(_, n)| n).sum();
     let file_bytes = session.file_bytes();
     row(t, "session", &info.session_name);
@@ -92,7 +93,10 @@ fn overview(t: &mut String, session: &Session, scanned: u64) -> anyhow::Result<(
         t,
         "duration",
         &match end {
-            Some(e) => format::duration(e.saturating_sub(start)),
+            Some(_) => {
+                let (lo, hi) = format::session_span(start, meta.end_ts_nanos, events_span);
+                format::duration(hi - lo)
+            }
             None => "no events yet".to_owned(),
         },
     );

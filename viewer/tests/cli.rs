@@ -55,7 +55,9 @@ fn info_summarises_the_session() {
         "session      sample-nginx",
         "status       complete",
         "command      docker run -d localhost:5000/nginx:test",
-        "duration     1.900 s",
+        // From the start to the last event (a sample after the recorder's end), as the
+        // window and the recorder's summary count it.
+        "duration     1.920 s",
         "lost         12 events: 12 from ring_buffer in 1 span(s)",
         "c0ffee123456  web",
         "localhost:5000/nginx:test",

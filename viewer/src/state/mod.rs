@@ -106,12 +106,33 @@ pub enum Command {
     /// Saves the bookmarks into the session file, or into a copy of it (handled by the
     /// app).
     SaveBookmarks(Option<std::path::PathBuf>),
+    /// Sorts the table by a column; the same column again flips the order.
+    SortBy(SortColumn),
     /// Writes a chapter as a Markdown (or HTML) handout (handled by the app).
     ExportChapter {
         chapter: usize,
         html: bool,
         path: std::path::PathBuf,
     },
+}
+
+/// The column the table is sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortColumn {
+    #[default]
+    Time,
+    Process,
+    Container,
+    Component,
+    Kind,
+}
+
+/// How the table is sorted: by time (runs of similar events collapsed), or by another
+/// column (then by time); newest or last first when `descending`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Sort {
+    pub column: SortColumn,
+    pub descending: bool,
 }
 
 /// How the story is being looked at.
@@ -148,6 +169,7 @@ pub struct Viewer {
     pub rows: Vec<ViewRow>,
     /// The table row of each filtered row.
     pub row_of_filtered: Vec<u32>,
+    pub sort: Sort,
     /// The state of the story's container at the cursor (see [`Viewer::refresh_state`]).
     pub container_state: Option<ContainerState>,
     state_key: Option<(usize, u64, usize)>,
@@ -172,6 +194,7 @@ impl Viewer {
             },
             rows: Vec::new(),
             row_of_filtered: Vec::new(),
+            sort: Sort::default(),
             container_state: None,
             state_key: None,
         };
@@ -196,7 +219,46 @@ impl Viewer {
 
     /// The table rows again (after the filter or the expanded runs changed).
     pub fn rebuild_rows(&mut self) {
-        let (rows, of) = story::view_rows(&self.session, &self.filtered.rows, &self.story.expanded);
+        let l = &self.session;
+        let (mut rows, mut of) = if self.sort.column == SortColumn::Time {
+            story::view_rows(l, &self.filtered.rows, &self.story.expanded)
+        } else {
+            // Another column: every event a row, ordered by it, then by time.
+            let store = &l.store;
+            let key = |i: EventIdx| -> String {
+                match self.sort.column {
+                    SortColumn::Process => store.get(i).map_or(String::new(), |e| {
+                        format!("{}\u{0}{:010}", store.comm(e.ctx), e.ctx.tgid)
+                    }),
+                    SortColumn::Container => store
+                        .container_of(i)
+                        .map_or(String::new(), |c| l.container_label(c)),
+                    SortColumn::Component => session::component_name(l.component_of(i)).to_owned(),
+                    SortColumn::Kind | SortColumn::Time => store.kind_of(i).name().to_owned(),
+                }
+            };
+            let mut order: Vec<usize> = (0..self.filtered.rows.len()).collect();
+            let keys: Vec<String> = self.filtered.rows.iter().map(|&i| key(i)).collect();
+            order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+            let mut of = vec![0u32; order.len()];
+            for (view, &r) in order.iter().enumerate() {
+                of[r] = view as u32;
+            }
+            (
+                order
+                    .iter()
+                    .map(|&r| ViewRow::Event(self.filtered.rows[r]))
+                    .collect(),
+                of,
+            )
+        };
+        if self.sort.descending {
+            rows.reverse();
+            let n = rows.len() as u32;
+            for v in &mut of {
+                *v = n - 1 - *v;
+            }
+        }
         self.rows = rows;
         self.row_of_filtered = of;
     }
@@ -284,6 +346,32 @@ impl Viewer {
                     .copied()
                     .filter(|&i| ts[i as usize] <= c.end_ts_nanos)
             })
+    }
+
+    /// The shown events of a timeline lane within `[lo, hi)`: at most `limit` of them, and
+    /// how many there are.
+    pub fn lane_events(
+        &self,
+        lane: usize,
+        lo: u64,
+        hi: u64,
+        limit: usize,
+    ) -> (Vec<EventIdx>, usize) {
+        let ts = self.session.store.ts();
+        let rows = &self.filtered.rows;
+        let from = rows.partition_point(|&i| ts[i as usize] < lo);
+        let to = rows.partition_point(|&i| ts[i as usize] < hi);
+        let mut out = Vec::new();
+        let mut n = 0;
+        for &i in &rows[from..to] {
+            if filter::lane_of(self.session.store.kind_of(i).family()) == lane {
+                if out.len() < limit {
+                    out.push(i);
+                }
+                n += 1;
+            }
+        }
+        (out, n)
     }
 
     /// The stops of presentation mode.
@@ -381,6 +469,15 @@ impl Viewer {
                     };
                     self.present(next);
                 }
+            }
+            Command::SortBy(column) => {
+                self.sort = Sort {
+                    column,
+                    descending: self.sort.column == column && !self.sort.descending,
+                };
+                self.rebuild_rows();
+                // The cursor's row stays in view in the new order.
+                self.scroll_to_selection = true;
             }
             Command::ToggleRun(first) => {
                 if !self.story.expanded.remove(&first) {

@@ -14,6 +14,7 @@ use beefine_schema::{
 pub use super::paths::{OverlayIndex, Roots};
 use super::store::{EventIdx, Store};
 use crate::containers::ContainerIndex;
+use crate::format;
 use crate::probes::Probes;
 
 /// Index of a "component" in filters: the [`Component`]s, then events no task caused.
@@ -345,9 +346,7 @@ impl LoadedSession {
     /// event) to its end (or the last event).
     pub fn time_span(&self) -> (u64, u64) {
         let start = self.meta.info.start_ts_nanos;
-        let (first, last) = self.store.time_span().unwrap_or((start, start));
-        let lo = if start > 0 { start.min(first) } else { first };
-        let hi = self.meta.end_ts_nanos.unwrap_or(last).max(last);
+        let (lo, hi) = format::session_span(start, self.meta.end_ts_nanos, self.store.time_span());
         (lo, hi.max(lo + 1))
     }
 

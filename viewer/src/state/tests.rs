@@ -689,3 +689,55 @@ fn exec_busybox_steps_through_runc_joining_the_namespaces() {
     assert!(alive.iter().any(|c| c == "sleep"), "{alive:?}");
     assert!(alive.len() >= 2, "{alive:?}");
 }
+
+#[test]
+fn sorting_by_a_column_keeps_the_cursor_row() {
+    let (_dir, l) = sample();
+    let mut v = Viewer::new(l, everything());
+    let sel = v.selected.unwrap();
+    for column in [
+        super::SortColumn::Kind,
+        super::SortColumn::Process,
+        super::SortColumn::Time,
+    ] {
+        for _ in 0..2 {
+            v.apply(Command::SortBy(column));
+            assert!(v.scroll_to_selection);
+            let row = v.cursor_row().unwrap();
+            assert_eq!(
+                v.rows[row],
+                super::story::ViewRow::Event(sel),
+                "{column:?} {:?}",
+                v.sort
+            );
+            v.scroll_to_selection = false;
+        }
+    }
+    // By kind: the rows are grouped by kind name, each group in time order.
+    v.apply(Command::SortBy(super::SortColumn::Kind));
+    let kinds: Vec<&str> = v
+        .rows
+        .iter()
+        .map(|r| match r {
+            super::story::ViewRow::Event(i) => v.session.store.kind_of(*i).name(),
+            super::story::ViewRow::Run { .. } => "",
+        })
+        .collect();
+    assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{kinds:?}");
+    // The timeline names what is under the pointer.
+    let (lo, hi) = v.session.time_span();
+    let lane = super::filter::lane_of(beefine_schema::Family::Mount);
+    let (some, n) = v.lane_events(lane, lo, hi + 1, 3);
+    let mounts = v
+        .filtered
+        .rows
+        .iter()
+        .filter(|&&i| v.session.store.kind_of(i).family() == beefine_schema::Family::Mount)
+        .count();
+    assert_eq!(n, mounts);
+    assert_eq!(some.len(), 3);
+    assert!(
+        some.iter()
+            .all(|&i| v.session.store.kind_of(i).family() == beefine_schema::Family::Mount)
+    );
+}

@@ -58,6 +58,30 @@ const CHARTS: [Chart; 4] = [
     },
 ];
 
+/// The points of one series: every `stride`-th sample in the time range, its value from
+/// the sample before it (or from `start`, the container's start, for the first).
+fn series_points(
+    samples: &[Sample],
+    start: Option<&Sample>,
+    stride: usize,
+    (lo, hi): (u64, u64),
+    value: SeriesFn,
+    secs: &dyn Fn(u64) -> f64,
+) -> Vec<[f64; 2]> {
+    (0..samples.len())
+        .step_by(stride.max(1))
+        .map(|i| {
+            let prev = i
+                .checked_sub(stride)
+                .map(|p| &samples[p])
+                .or_else(|| start.filter(|st| st.ts_nanos < samples[i].ts_nanos));
+            (prev, &samples[i])
+        })
+        .filter(|(_, s)| (lo..=hi).contains(&s.ts_nanos))
+        .filter_map(|(p, s)| value(p, s).map(|y| [secs(s.ts_nanos), y]))
+        .collect()
+}
+
 /// The samples within `[lo, hi]` and one on each side, so lines reach the edges.
 fn visible(samples: &[Sample], lo: u64, hi: u64) -> &[Sample] {
     let from = samples
@@ -91,15 +115,32 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     }
     let (range_lo, range_hi) = v.filter.time_range.unwrap_or((0, u64::MAX));
     let width = (ui.available_width() - 3.0 * ui.spacing().item_spacing.x) / 4.0;
-    let height = ui.available_height() - 20.0;
+    // The height under each chart's title, taken from the panel before the row is laid out
+    // (a horizontal row is only as tall as its content): exactly what the panel has, so it
+    // neither grows nor shrinks from one frame to the next.
+    let title_height = ui.text_style_height(&egui::TextStyle::Body) + ui.spacing().item_spacing.y;
+    let height = (ui.available_height() - title_height).max(60.0);
     ui.horizontal(|ui| {
         for (ci, chart) in CHARTS.iter().enumerate() {
             ui.vertical(|ui| {
-                ui.label(RichText::new(format!("{} ({})", chart.title, chart.unit)).strong());
-                let legend = shown.len() > 1 || chart.series.len() > 1;
+                // The series are told apart in the title (the second is paler), so that a
+                // legend covers no line; one appears only for several containers.
+                let names: Vec<&str> = chart
+                    .series
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .filter(|n| !n.is_empty())
+                    .collect();
+                let title = match names.as_slice() {
+                    [] => format!("{} ({})", chart.title, chart.unit),
+                    [a, b] => format!("{} ({}): {a}, {b} paler", chart.title, chart.unit),
+                    more => format!("{} ({}): {}", chart.title, chart.unit, more.join(", ")),
+                };
+                ui.label(RichText::new(title).strong());
+                let legend = shown.len() > 1;
                 let plot = Plot::new(("chart", ci))
                     .width(width.max(120.0))
-                    .height(height.max(60.0))
+                    .height(height)
                     .allow_drag(false)
                     .allow_zoom(false)
                     .allow_scroll(false)
@@ -127,6 +168,7 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                     plot.legend(
                         Legend::default()
                             .position(egui_plot::Corner::LeftTop)
+                            .background_alpha(0.5)
                             .follow_insertion_order(true),
                     )
                 } else {
@@ -134,18 +176,36 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 };
                 let response = plot.show(ui, |plot_ui| {
                     plot_ui.set_plot_bounds_x(secs(view_lo)..=secs(view_hi));
+                    let mut y_max: f64 = 0.0;
                     for &c in &shown {
                         let color = container_color(c);
                         let samples = visible(&l.samples[c], view_lo, view_hi);
+                        // Rates of the first sample count from the container's creation, when
+                        // its cgroup was new and everything was zero.
+                        let start =
+                            l.container(c)
+                                .and_then(|k| k.created_ts_nanos)
+                                .map(|ts| Sample {
+                                    ts_nanos: ts,
+                                    sample: beefine_schema::ResourceSample {
+                                        mem_bytes: samples
+                                            .first()
+                                            .map_or(0, |s| s.sample.mem_bytes),
+                                        ..Default::default()
+                                    },
+                                });
                         // At most about two points per pixel column.
                         let stride = (samples.len() / (2 * width.max(1.0) as usize)).max(1);
                         for (si, (series_name, value)) in chart.series.iter().enumerate() {
-                            let points: Vec<[f64; 2]> = (0..samples.len())
-                                .step_by(stride)
-                                .map(|i| (i.checked_sub(stride).map(|p| &samples[p]), &samples[i]))
-                                .filter(|(_, s)| (range_lo..=range_hi).contains(&s.ts_nanos))
-                                .filter_map(|(p, s)| value(p, s).map(|y| [secs(s.ts_nanos), y]))
-                                .collect();
+                            let points = series_points(
+                                samples,
+                                start.as_ref(),
+                                stride,
+                                (range_lo, range_hi),
+                                *value,
+                                &secs,
+                            );
+                            y_max = points.iter().fold(y_max, |m, p| m.max(p[1]));
                             let color = if si == 0 {
                                 color
                             } else {
@@ -169,6 +229,10 @@ pub fn charts_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                             plot_ui.line(line.width(1.5));
                         }
                     }
+                    // From zero to a little above the highest value (never -1 … 1 for a
+                    // flat line of zeros).
+                    let top = if y_max > 0.0 { y_max * 1.15 } else { 1.0 };
+                    plot_ui.set_plot_bounds_y(0.0..=top);
                     plot_ui.add(
                         VLine::new("", secs(v.time.cursor()))
                             .color(CURSOR_COLOR)
@@ -206,5 +270,28 @@ mod tests {
         assert_eq!(ts(visible(&samples, 0, 100)), [0, 100, 200]);
         assert_eq!(ts(visible(&samples, 2000, 3000)), [900]);
         assert!(visible(&[], 0, 10).is_empty());
+    }
+
+    #[test]
+    fn the_first_rate_counts_from_the_start() {
+        let s = |ts: u64, cpu: u64| Sample {
+            ts_nanos: ts,
+            sample: ResourceSample {
+                cpu_nanos: cpu,
+                ..ResourceSample::default()
+            },
+        };
+        let samples = [s(2_000_000_000, 500_000_000), s(3_000_000_000, 500_000_000)];
+        let start = s(1_000_000_000, 0);
+        let cpu = CHARTS[0].series[0].1;
+        let secs = |ts: u64| ts as f64 / 1e9;
+        let with = series_points(&samples, Some(&start), 1, (0, u64::MAX), cpu, &secs);
+        assert_eq!(
+            with,
+            [[2.0, 50.0], [3.0, 0.0]],
+            "half a core during the first second"
+        );
+        let without = series_points(&samples, None, 1, (0, u64::MAX), cpu, &secs);
+        assert_eq!(without, [[3.0, 0.0]]);
     }
 }

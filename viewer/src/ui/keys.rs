@@ -110,8 +110,18 @@ pub fn key_commands(ctx: &Context, v: &Viewer) -> Vec<Command> {
         if pressed(Key::ArrowLeft) {
             cmds.push(step(StepBy::Any, false));
         }
-        if pressed(Key::N) {
-            cmds.push(step(StepBy::Kind, !shift));
+        // Shift is read from each key event, not from the frame: a Shift let go before the
+        // frame is drawn still made that N a Shift+N.
+        for e in &i.events {
+            if let egui::Event::Key {
+                key: Key::N,
+                pressed: true,
+                modifiers,
+                ..
+            } = e
+            {
+                cmds.push(step(StepBy::Kind, !modifiers.shift));
+            }
         }
         // `{` and `}` arrive as Shift+[ / Shift+] or as their own keys, by keyboard layout.
         if pressed(Key::OpenCurlyBracket) || (shift && pressed(Key::OpenBracket)) {

@@ -16,9 +16,6 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     let store = &v.session.store;
     let rows = &v.rows;
     let n = rows.len();
-    let descending_id = ui.scope_id().with("descending");
-    let descending = ui.data(|d| d.get_temp::<bool>(descending_id).unwrap_or(false));
-    let row_index = |r: usize| if descending { n - 1 - r } else { r };
     let cursor_row = v.cursor_row();
 
     if n == 0 {
@@ -46,32 +43,13 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
     if v.scroll_to_selection
         && let Some(r) = cursor_row
     {
-        table = table.scroll_to_row(row_index(r), Some(Align::Center));
+        table = table.scroll_to_row(r, Some(Align::Center));
     }
     table
-        .header(20.0, |mut header| {
-            header.col(|ui| {
-                let arrow = if descending { "▼" } else { "▲" };
-                if ui
-                    .add(
-                        Label::new(RichText::new(format!("time {arrow}")).strong())
-                            .sense(Sense::click()),
-                    )
-                    .on_hover_text("Sort by time, oldest or newest first")
-                    .clicked()
-                {
-                    ui.data_mut(|d| d.insert_temp(descending_id, !descending));
-                }
-            });
-            for title in ["process", "container", "component", "kind", "summary"] {
-                header.col(|ui| {
-                    ui.strong(title);
-                });
-            }
-        })
+        .header(20.0, |header| header_ui(header, v, &mut cmds))
         .body(|body| {
             body.rows(ROW_HEIGHT, n, |mut row| {
-                let r = row_index(row.index());
+                let r = row.index();
                 let idx = match rows[r] {
                     ViewRow::Event(idx) => idx,
                     ViewRow::Run {
@@ -160,6 +138,39 @@ pub fn table_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
             });
         });
     cmds
+}
+
+/// The column titles; a click sorts by the column (again: the other way).
+fn header_ui(mut header: egui_extras::TableRow<'_, '_>, v: &Viewer, cmds: &mut Vec<Command>) {
+    use crate::state::SortColumn as C;
+    for (title, column) in [
+        ("time", C::Time),
+        ("process", C::Process),
+        ("container", C::Container),
+        ("component", C::Component),
+        ("kind", C::Kind),
+    ] {
+        header.col(|ui| {
+            let arrow = match (v.sort.column == column, v.sort.descending) {
+                (true, false) => " ▲",
+                (true, true) => " ▼",
+                (false, _) => "",
+            };
+            if ui
+                .add(
+                    Label::new(RichText::new(format!("{title}{arrow}")).strong())
+                        .sense(Sense::click()),
+                )
+                .on_hover_text(format!("Sort by {title} (again: the other way)"))
+                .clicked()
+            {
+                cmds.push(Command::SortBy(column));
+            }
+        });
+    }
+    header.col(|ui| {
+        ui.strong("summary");
+    });
 }
 
 /// A collapsed run of similar file events: one row that expands on click.

@@ -549,13 +549,28 @@ fn tooltips(
             let lane = lane as usize;
             let c = ((p.x - plot.left()) / COLUMN_WIDTH).floor() as usize;
             if c + 1 < bounds.len() {
-                let n = v.filtered.lane_count(lane, bounds[c], bounds[c + 1]);
+                // The events there, named: kinds counted, the first few summarised.
+                let (some, n) = v.lane_events(lane, bounds[c], bounds[c + 1], 4);
                 text.push_str(&format!(
                     "\n{}: {} events in {}",
                     Family::ALL[lane].name(),
                     format::thousands(n as u64),
                     format::duration(bounds[c + 1].saturating_sub(bounds[c]))
                 ));
+                for &i in &some {
+                    let store = &v.session.store;
+                    let who = store
+                        .get(i)
+                        .map_or(String::new(), |e| store.comm(e.ctx).to_owned());
+                    text.push_str(&format!(
+                        "\n  {} {who}: {}",
+                        store.kind_of(i).name(),
+                        format::ellipsize(&crate::state::describe::summary(&v.session, i), 60)
+                    ));
+                }
+                if n > some.len() {
+                    text.push_str(&format!("\n  … {} more", n - some.len()));
+                }
             }
         }
         resp.on_hover_text_at_pointer(text);

@@ -146,9 +146,33 @@ pub fn top_bar_ui(ui: &mut Ui, v: &Viewer, panels: &mut PanelToggles) -> Vec<Com
             {
                 cmds.push(Command::FitView);
             }
+            open_ui(ui, v, &mut cmds);
         });
     });
     cmds
+}
+
+/// Another session file, by its path (dropping a file on the window works too).
+fn open_ui(ui: &mut Ui, v: &Viewer, cmds: &mut Vec<Command>) {
+    ui.menu_button("open…", |ui| {
+        let id = ui.scope_id().with("open-path");
+        let mut path = ui.data_mut(|d| d.get_temp::<String>(id).unwrap_or_default());
+        let label = ui.label("Session file:");
+        let edit = ui
+            .add(
+                egui::TextEdit::singleline(&mut path)
+                    .hint_text(v.session.path.display().to_string())
+                    .desired_width(360.0),
+            )
+            .labelled_by(label.id);
+        let enter = edit.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("open").clicked() || enter {
+            cmds.push(Command::Open(path.clone().into()));
+            ui.close();
+        }
+        ui.label(RichText::new("or drop a .beefine file on the window").weak());
+        ui.data_mut(|d| d.insert_temp(id, path));
+    });
 }
 
 fn speed_text(s: f64) -> String {
