@@ -32,6 +32,11 @@ pub struct Meta {
     pub heartbeat_wall_nanos: i64,
     /// Bumped when the writer rewrites chunks (compaction); tail cursors then start over.
     pub generation: i64,
+    /// The writer holds `NAME.beefine-lock` locked while it runs (`meta.liveness = lock`),
+    /// so its absence or a free lock means it is gone; otherwise the heartbeat decides.
+    pub lock_liveness: bool,
+    /// Process id of the writer (`meta.writer_pid`).
+    pub writer_pid: Option<u32>,
 }
 
 /// The status field as stored.
@@ -182,7 +187,7 @@ impl Container {
 
     /// The short 12-character id Docker shows.
     pub fn short_id(&self) -> &str {
-        &self.container_id[..self.container_id.len().min(12)]
+        crate::text::short_id(&self.container_id)
     }
 
     /// Whether this is a pod sandbox's own container (the pause process).

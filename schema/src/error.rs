@@ -30,10 +30,11 @@ pub enum Error {
         #[source]
         source: ChunkError,
     },
-    #[error("{context}: {source}{}", disk_hint(source))]
+    /// An SQLite error, said in words (never "Error code 11"): the SQLite error itself is
+    /// kept for callers that look at its code, not chained as a cause.
+    #[error("{context}: {}", sqlite_words(source))]
     Sqlite {
         context: String,
-        #[source]
         source: rusqlite::Error,
     },
     #[error("invalid {what} in the session file: {detail}")]
@@ -46,13 +47,43 @@ pub enum Error {
     },
 }
 
-fn disk_hint(e: &rusqlite::Error) -> &'static str {
-    match e.sqlite_error_code() {
-        Some(rusqlite::ErrorCode::DiskFull) => " (the disk is full: free space and record again)",
-        Some(rusqlite::ErrorCode::DatabaseCorrupt) | Some(rusqlite::ErrorCode::NotADatabase) => {
-            " (the file is damaged or truncated)"
+/// What an SQLite error means for someone holding a session file, in words.
+pub fn sqlite_words(e: &rusqlite::Error) -> String {
+    use rusqlite::ErrorCode as C;
+    let rusqlite::Error::SqliteFailure(failure, message) = e else {
+        // Conversions and API misuse: rusqlite's own text is already words.
+        return e.to_string();
+    };
+    // SQLITE_IOERR_SHORT_READ, SQLITE_CANTOPEN_SYMLINK, SQLITE_READONLY_DIRECTORY, …
+    const IOERR_SHORT_READ: i32 = 10 | (2 << 8);
+    const CANTOPEN_SYMLINK: i32 = 14 | (6 << 8);
+    let plain = match (failure.code, failure.extended_code) {
+        (_, IOERR_SHORT_READ) => {
+            "the file ends before its own header says it should: it is truncated (an \
+             incomplete copy or download?)"
         }
+        (_, CANTOPEN_SYMLINK) => "its path is a symbolic link, which is not followed here",
+        (C::DatabaseCorrupt, _) => "the file is damaged (its pages are inconsistent)",
+        (C::NotADatabase, _) => "it is not an SQLite file, or it is encrypted or damaged",
+        (C::DiskFull, _) => "the disk is full: free space and record again",
+        (C::SystemIoFailure, _) => "reading or writing the file failed (an I/O error)",
+        (C::CannotOpen, _) => "the file cannot be opened (missing, or no permission)",
+        (C::PermissionDenied, _) => "permission denied",
+        (C::ReadOnly, _) => "the file or its folder is read-only",
+        (C::DatabaseBusy | C::DatabaseLocked, _) => "another program holds it locked",
+        (C::TooBig, _) => "a value in it is larger than this reader accepts",
+        (C::OutOfMemory, _) => "out of memory",
+        (C::FileLockingProtocolFailed, _) => "its file system does not support locking",
+        (C::SchemaChanged, _) => "its schema changed while it was read; try again",
+        (C::ConstraintViolation, _) => "a row breaks the table's constraints",
+        (C::TypeMismatch, _) => "a value has the wrong type",
+        (C::ApiMisuse, _) => "the reader used SQLite wrongly (a bug in Beefine)",
         _ => "",
+    };
+    match (plain.is_empty(), message) {
+        (false, _) => plain.to_owned(),
+        (true, Some(m)) => m.clone(),
+        (true, None) => format!("SQLite reported an unexpected error ({:?})", failure.code),
     }
 }
 

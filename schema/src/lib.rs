@@ -17,20 +17,27 @@ pub mod chunk;
 pub mod entities;
 mod error;
 pub mod event;
+pub mod files;
 pub mod format;
+mod guard;
 pub mod names;
 pub mod paths;
 mod reader;
+mod recover;
+mod salvage;
 mod sql;
 pub mod story;
+pub mod text;
 mod writer;
 
 pub use entities::*;
-pub use error::{Error, Result};
+pub use error::{Error, Result, sqlite_words};
 pub use event::*;
+pub use guard::MAX_VALUE_BYTES;
 pub use reader::{
-    ChunkInfo, EventIter, Query, STALE_HEARTBEAT_NANOS, ScanSummary, Session, TailCursor,
-    TailUpdate,
+    ChunkInfo, EventIter, Journal, MAX_MERGE_RAW_BYTES, Query, STALE_HEARTBEAT_NANOS, ScanSummary,
+    Session, TailCursor, TailUpdate,
 };
-pub use sql::{APPLICATION_ID, FORMAT_VERSION};
+pub use recover::{Recovered, recover};
+pub use sql::{APPLICATION_ID, FORMAT_VERSION, TABLES, Table};
 pub use writer::{SessionWriter, WriteSummary, WriterOptions, remove_session_file};

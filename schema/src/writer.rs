@@ -17,7 +17,7 @@ use crate::entities::{
 use crate::error::{Error, Result, SqlContext};
 use crate::event::{DockerInfo, Event, EventData, Kind, LossInfo, ResourceSample, Str};
 use crate::reader::{ChunkGroups, load_chunk_list, read_chunk_body};
-use crate::sql::{APPLICATION_ID, CREATE, FORMAT_VERSION};
+use crate::sql::{APPLICATION_ID, FORMAT_VERSION, create_all};
 
 /// How a writer batches and compresses.
 #[derive(Clone, Debug)]
@@ -127,7 +127,7 @@ impl SessionWriter {
              PRAGMA synchronous = NORMAL;"
         ))
         .ctx("configuring the session file")?;
-        conn.execute_batch(&format!("BEGIN; {CREATE}"))
+        conn.execute_batch(&format!("BEGIN; {}", create_all()))
             .ctx("creating the session tables")?;
         let command_json = serde_json::to_string(&info.command).unwrap_or_default();
         let meta: [(&str, String); 12] = [

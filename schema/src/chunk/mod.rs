@@ -39,12 +39,31 @@ pub const MAX_CHUNK_RAW_BYTES: usize = 32 << 20;
 pub const MAX_CHUNK_EVENTS: usize = 256 << 10;
 /// Longest string accepted from a chunk, in bytes.
 pub const MAX_STRING_BYTES: usize = 64 << 10;
+/// Most bytes one event may expand to: the strings it refers to (each counted every time
+/// it is referred to, plus [`REFERENCE_BYTES`]), so that an argv of many references to
+/// one long string cannot make a small chunk expand without bound.
+pub const MAX_EVENT_EXPANDED_BYTES: usize = 1 << 20;
+/// What one string reference of an event counts for beside the string's length.
+pub const REFERENCE_BYTES: usize = 16;
+/// Most a chunk may expand by in decompression (real chunks: 2–20×): it bounds the work a
+/// small file can ask for.
+pub const MAX_EXPANSION_RATIO: u64 = 512;
 
 /// Why a chunk body could not be decoded.
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkError {
     #[error("declares {declared} decompressed bytes, more than the limit of {MAX_CHUNK_RAW_BYTES}")]
     TooLarge { declared: u64 },
+    #[error(
+        "declares {declared} decompressed bytes from {stored} stored ones, an expansion no \
+         real chunk has (more than {MAX_EXPANSION_RATIO}×)"
+    )]
+    TooExpanding { declared: u64, stored: usize },
+    #[error(
+        "event {index} refers to more than {MAX_EVENT_EXPANDED_BYTES} bytes of strings (a string \
+         referred to many times?)"
+    )]
+    EventTooLarge { index: usize },
     #[error("zstd decompression failed: {0}")]
     Decompress(#[source] std::io::Error),
     #[error("decompressed to {actual} bytes but declares {declared}")]
@@ -310,6 +329,16 @@ impl ChunkView {
         if raw_len > MAX_CHUNK_RAW_BYTES as u64 {
             return Err(ChunkError::TooLarge { declared: raw_len });
         }
+        if raw_len
+            > (body.len() as u64)
+                .saturating_mul(MAX_EXPANSION_RATIO)
+                .max(64 << 10)
+        {
+            return Err(ChunkError::TooExpanding {
+                declared: raw_len,
+                stored: body.len(),
+            });
+        }
         let raw = zstd::bulk::decompress(body, raw_len as usize).map_err(ChunkError::Decompress)?;
         if raw.len() as u64 != raw_len {
             return Err(ChunkError::SizeMismatch {
@@ -392,78 +421,193 @@ impl ChunkView {
     /// error after the events before the damage were visited.
     pub fn for_each<'a>(
         &'a self,
-        f: impl FnMut(Event<&'a str>) -> ControlFlow<()>,
+        mut f: impl FnMut(Event<&'a str>) -> ControlFlow<()>,
     ) -> Result<ControlFlow<()>, ChunkError> {
-        let table: Vec<&'a str> = self.strings.iter().map(|s| &**s).collect();
-        self.visit(&table, f)
+        for e in self.events() {
+            if f(e?).is_break() {
+                return Ok(ControlFlow::Break(()));
+            }
+        }
+        Ok(ControlFlow::Continue(()))
+    }
+
+    /// The events one at a time, with their strings borrowed from the chunk (for merging
+    /// chunks without holding their events). After an error it yields nothing more.
+    pub fn events(&self) -> ChunkEvents<'_, &str> {
+        ChunkEvents {
+            view: self,
+            cursor: self.borrowed_cursor(),
+        }
+    }
+
+    /// A cursor over the events with strings borrowed from this view.
+    pub fn borrowed_cursor(&self) -> ChunkCursor<&str> {
+        ChunkCursor::new(self, self.strings.iter().map(|s| &**s).collect())
+    }
+
+    /// A cursor over the events with owned strings, each distinct one allocated once; it
+    /// borrows nothing, so it can be kept beside the view it reads.
+    pub fn owned_cursor(&self) -> ChunkCursor<Str> {
+        ChunkCursor::new(self, self.strings.iter().map(|s| Str::from(&**s)).collect())
     }
 
     /// Appends owned events; each distinct string is allocated once and shared. Leaves `out`
     /// unchanged on error.
     pub fn append_owned(&self, out: &mut Vec<Event>) -> Result<(), ChunkError> {
-        let table: Vec<Str> = self.strings.iter().map(|s| Str::from(&**s)).collect();
+        let mut cursor = self.owned_cursor();
         let start = out.len();
         out.reserve(self.len());
-        let r = self.visit(&table, |e| {
-            out.push(e);
-            ControlFlow::Continue(())
-        });
-        if r.is_err() {
-            out.truncate(start);
+        while let Some(e) = cursor.next(self) {
+            match e {
+                Ok(e) => out.push(e),
+                Err(err) => {
+                    out.truncate(start);
+                    return Err(err);
+                }
+            }
         }
-        r.map(|_| ())
+        Ok(())
     }
+}
 
-    fn visit<T: Clone>(
-        &self,
-        table: &[T],
-        mut f: impl FnMut(Event<T>) -> ControlFlow<()>,
-    ) -> Result<ControlFlow<()>, ChunkError> {
-        let headers: Vec<EventHeader<T>> = self
+/// A position in the events of one [`ChunkView`] (given to each call), with the chunk's
+/// string table and process contexts made into `T`s once.
+pub struct ChunkCursor<T> {
+    table: Vec<T>,
+    headers: Vec<EventHeader<T>>,
+    index: usize,
+    offset: usize,
+    ts: u64,
+    done: bool,
+}
+
+impl<T> std::fmt::Debug for ChunkCursor<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkCursor")
+            .field("index", &self.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: Clone> ChunkCursor<T> {
+    fn new(view: &ChunkView, table: Vec<T>) -> Self {
+        let headers = view
             .contexts
             .iter()
             .map(|c| EventHeader {
                 ts_nanos: 0,
                 pid: c.pid,
                 tgid: c.tgid,
-                comm: table[c.comm as usize].clone(),
+                comm: table[c.comm as usize].clone(), // checked in parse
                 cgroup_id: c.cgroup_id,
                 ns: c.ns,
             })
             .collect();
-        let mut lookup = |i: &u32| -> Result<T, ChunkError> {
-            table
-                .get(*i as usize)
-                .cloned()
-                .ok_or_else(|| invalid(format!("string index {i} out of range ({})", table.len())))
-        };
-        let mut rest = &self.raw[self.data_offset..];
-        let mut ts: u64 = 0;
-        for ((&delta, &ctx), &result) in self.ts_deltas.iter().zip(&self.context).zip(&self.results)
-        {
-            ts += delta; // checked in parse
-            let (stored, tail) = self.data_at(rest)?;
-            rest = tail;
-            let mut header = headers[ctx as usize].clone();
-            header.ts_nanos = ts;
-            let data = stored.try_map_strings(&mut lookup)?;
-            if f(Event {
-                header,
-                result,
-                data,
-            })
-            .is_break()
-            {
-                return Ok(ControlFlow::Break(()));
+        Self {
+            table,
+            headers,
+            index: 0,
+            offset: view.data_offset,
+            ts: 0,
+            done: false,
+        }
+    }
+
+    /// Timestamp of the next event of `view` (the view this cursor was made for).
+    pub fn peek_ts(&self, view: &ChunkView) -> Option<u64> {
+        if self.done {
+            return None;
+        }
+        let delta = view.ts_deltas.get(self.index)?;
+        Some(self.ts + delta) // checked in parse
+    }
+
+    /// The next event of `view` (the view this cursor was made for); after an error, none.
+    pub fn next(&mut self, view: &ChunkView) -> Option<Result<Event<T>, ChunkError>> {
+        if self.done {
+            return None;
+        }
+        match self.decode_next(view) {
+            Ok(Some(e)) => Some(Ok(e)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
             }
         }
-        if !rest.is_empty() {
-            return Err(invalid(format!(
-                "{} trailing bytes after the body",
-                rest.len()
-            )));
-        }
-        Ok(ControlFlow::Continue(()))
+    }
+
+    fn decode_next(&mut self, v: &ChunkView) -> Result<Option<Event<T>>, ChunkError> {
+        let rest = v
+            .raw
+            .get(self.offset..)
+            .ok_or_else(|| invalid("a cursor used on another chunk"))?;
+        let Some(((&delta, &ctx), &result)) = v
+            .ts_deltas
+            .get(self.index)
+            .zip(v.context.get(self.index))
+            .zip(v.results.get(self.index))
+        else {
+            if !rest.is_empty() {
+                return Err(invalid(format!(
+                    "{} trailing bytes after the body",
+                    rest.len()
+                )));
+            }
+            return Ok(None);
+        };
+        let index = self.index;
+        self.index += 1;
+        self.ts += delta; // checked in parse
+        let (stored, tail) = v.data_at(rest)?;
+        self.offset = v.raw.len() - tail.len();
+        let (Some(header), Some(context)) =
+            (self.headers.get(ctx as usize), v.contexts.get(ctx as usize))
+        else {
+            return Err(invalid("a cursor used on another chunk"));
+        };
+        let mut header = header.clone();
+        header.ts_nanos = self.ts;
+        let comm_len = v.strings.get(context.comm as usize).map_or(0, |s| s.len());
+        let mut expanded = comm_len + REFERENCE_BYTES;
+        let table = &self.table;
+        let strings = &v.strings;
+        let data = stored.try_map_strings(&mut |i: &u32| -> Result<T, ChunkError> {
+            let (s, text) = table
+                .get(*i as usize)
+                .zip(strings.get(*i as usize))
+                .ok_or_else(|| {
+                    invalid(format!("string index {i} out of range ({})", table.len()))
+                })?;
+            expanded += text.len() + REFERENCE_BYTES;
+            if expanded > MAX_EVENT_EXPANDED_BYTES {
+                return Err(ChunkError::EventTooLarge { index });
+            }
+            Ok(s.clone())
+        })?;
+        Ok(Some(Event {
+            header,
+            result,
+            data,
+        }))
+    }
+}
+
+/// The events of a [`ChunkView`], decoded while iterated.
+#[derive(Debug)]
+pub struct ChunkEvents<'v, T> {
+    view: &'v ChunkView,
+    cursor: ChunkCursor<T>,
+}
+
+impl<T: Clone> Iterator for ChunkEvents<'_, T> {
+    type Item = Result<Event<T>, ChunkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.cursor.next(self.view)
     }
 }
 

@@ -15,15 +15,15 @@ pub const CHAPTERS_VERSION: u32 = 1;
 const MAX_ROWS: usize = 100_000;
 const MAX_TEXT: usize = 4096;
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS chapters (
-    chapter      TEXT    NOT NULL,
-    title        TEXT    NOT NULL,
-    ts_nanos     INTEGER NOT NULL,
-    end_ts_nanos INTEGER NOT NULL,
-    container_id TEXT,
-    events       INTEGER NOT NULL,
-    notice       TEXT    NOT NULL
-)";
+/// The table as the schema defines it, created if an older file lacks it.
+fn create_sql() -> String {
+    crate::sql::TABLES
+        .iter()
+        .find(|t| t.name == "chapters")
+        .expect("the chapters table is one of sql::TABLES")
+        .create
+        .replacen("CREATE TABLE", "CREATE TABLE IF NOT EXISTS", 1)
+}
 
 /// Writes the chapters of a finished session file into its `chapters` table (replacing
 /// what was there) in one transaction.
@@ -34,7 +34,7 @@ pub fn write_chapters(path: &Path, chapters: &[Chapter]) -> Result<()> {
     )
     .with_ctx(|| format!("opening {} to store its chapters", path.display()))?;
     let tx = conn.transaction().ctx("storing the chapters")?;
-    tx.execute_batch(CREATE)
+    tx.execute_batch(&create_sql())
         .ctx("creating the chapters table")?;
     tx.execute("DELETE FROM chapters", [])
         .ctx("storing the chapters")?;
@@ -113,7 +113,18 @@ pub fn read_chapters(conn: &Connection) -> Result<Option<Vec<Chapter>>> {
         )
         .map(|n| n > 0)
         .ctx("looking for the chapters table")?;
-    if !exists {
+    // Every file of this build has the table; the chapters are there once the recorder
+    // stored them (and said which derivation wrote them).
+    let stored = exists
+        && conn
+            .query_row(
+                "SELECT count(*) FROM meta WHERE key = 'chapters_version'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .ctx("looking for the chapters version")?;
+    if !stored {
         return Ok(None);
     }
     let mut stmt = conn
