@@ -187,7 +187,7 @@ impl Container {
 
     /// The short 12-character id Docker shows.
     pub fn short_id(&self) -> &str {
-        crate::text::short_id(&self.container_id)
+        crate::format::short_id(&self.container_id)
     }
 
     /// Whether this is a pod sandbox's own container (the pause process).

@@ -87,6 +87,12 @@ pub fn offset(nanos_since_start: i64) -> String {
     )
 }
 
+/// `ts` relative to `origin` (both boot-clock times from a file: any values), as [`offset`].
+pub fn offset_from(ts: u64, origin: u64) -> String {
+    let d = i128::from(ts) - i128::from(origin);
+    offset(i64::try_from(d).unwrap_or(if d < 0 { i64::MIN } else { i64::MAX }))
+}
+
 /// Nanoseconds since the Unix epoch as `2025-11-24 16:00:01.000 UTC`.
 pub fn wall_clock(epoch_nanos: i64) -> String {
     let secs = epoch_nanos.div_euclid(1_000_000_000);
@@ -121,9 +127,35 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 }
 
 /// The first 12 characters of a container or image id, without a `sha256:` prefix.
+///
+/// Ids come from files and daemons: any string is accepted, and never cut inside a
+/// character.
 pub fn short_id(id: &str) -> &str {
     let id = id.strip_prefix("sha256:").unwrap_or(id);
-    &id[..id.len().min(12)]
+    prefix_chars(id, SHORT_ID_CHARS)
+}
+
+/// Characters of an id Docker shows: `4f1c2a9e0b7d`.
+pub const SHORT_ID_CHARS: usize = 12;
+
+/// The first `n` characters of `s` (all of it when shorter).
+pub fn prefix_chars(s: &str, n: usize) -> &str {
+    match s.char_indices().nth(n) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
+}
+
+/// `s` cut to at most `max_bytes` bytes at a character boundary.
+pub fn prefix_bytes(s: &str, max_bytes: usize) -> &str {
+    if s.len() <= max_bytes {
+        return s;
+    }
+    let mut end = max_bytes;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
 }
 
 /// Long hexadecimal ids (overlay layer directories, container ids) cut to their first 12
@@ -199,6 +231,13 @@ mod tests {
     fn ids_and_text() {
         assert_eq!(short_id("sha256:0123456789abcdef"), "0123456789ab");
         assert_eq!(short_id("abc"), "abc");
+        assert_eq!(short_id("0123456789aé456"), "0123456789aé");
+        assert_eq!(short_id("ééééééééééééé"), "éééééééééééé");
+        assert_eq!(short_id(""), "");
+        assert_eq!(prefix_bytes("aé", 2), "a");
+        assert_eq!(prefix_bytes("aé", 3), "aé");
+        assert_eq!(offset_from(1, 2), "-0.000000 s");
+        assert_eq!(offset_from(u64::MAX, 0), offset(i64::MAX));
         assert_eq!(ellipsize("abcdef", 4), "abc…");
         assert_eq!(ellipsize("abc", 4), "abc");
         let id = "4f1c2a9e0b7d".repeat(5) + "abcd";

@@ -27,7 +27,6 @@ mod recover;
 mod salvage;
 mod sql;
 pub mod story;
-pub mod text;
 mod writer;
 
 pub use entities::*;

@@ -67,7 +67,21 @@ pub fn spawn_loader(path: PathBuf, ctx: Option<Context>) -> Receiver<LoaderMsg> 
                     ctx.request_repaint();
                 }
             };
-            match LoadedSession::load(&path) {
+            // A bug met while reading must not leave the window waiting: it is reported as a
+            // failure to open.
+            let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                LoadedSession::load(&path)
+            }))
+            .unwrap_or_else(|panic| {
+                Err(LoadError {
+                    path: path.clone(),
+                    message: format!(
+                        "reading the session failed unexpectedly (a bug in beefine-view: {})",
+                        panic_text(panic.as_ref())
+                    ),
+                })
+            });
+            match loaded {
                 Err(e) => {
                     let _ = tx.send(LoaderMsg::Failed(e));
                     repaint();
@@ -93,6 +107,14 @@ pub fn spawn_loader(path: PathBuf, ctx: Option<Context>) -> Receiver<LoaderMsg> 
         return rx2;
     }
     rx
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
 }
 
 fn follow_session(follow: Follow, tx: &SyncSender<LoaderMsg>, repaint: &dyn Fn()) {
@@ -334,12 +356,14 @@ impl ViewerApp {
             return;
         };
         let mut msgs = Vec::new();
+        let mut disconnected = false;
         loop {
             match rx.try_recv() {
                 Ok(m) => msgs.push(m),
                 Err(TryRecvError::Empty) => break,
                 Err(TryRecvError::Disconnected) => {
                     self.loader = None;
+                    disconnected = true;
                     break;
                 }
             }
@@ -402,6 +426,22 @@ impl ViewerApp {
                         self.reloading = true;
                     }
                 }
+            }
+        }
+        // The reader thread ended without a word (it stopped on a bug): say so rather than
+        // wait.
+        if disconnected && self.loader.is_none() {
+            if let AppState::Loading { path, .. } = &self.state {
+                let path = path.clone();
+                self.path_text = path.display().to_string();
+                self.state = AppState::Failed(LoadError {
+                    path,
+                    message: "the reader of the session stopped unexpectedly".into(),
+                });
+            } else if self.reloading {
+                self.reloading = false;
+                self.tail_errors
+                    .push("reading the session again stopped unexpectedly".into());
             }
         }
     }

@@ -9,6 +9,7 @@ Examples:
   beefine-view                               open the bundled example session
   beefine-view pull-nginx.beefine            open a session (also one still being recorded)
   beefine-view info pull-nginx.beefine       summary: status, duration, kinds, containers, pods
+  beefine-view recover run.beefine           fold back what a killed recorder left beside it
   beefine-view export run.beefine --format jsonl -o run.jsonl
   beefine-view export run.beefine --format jsonl | jq -c 'select(.kind == \"mount\")'
   beefine-view export run.beefine --format perfetto -o run.pftrace   (open in ui.perfetto.dev)
@@ -105,6 +106,20 @@ of it are damaged (everything else was exported).")]
         /// Write to this file instead of standard output
         #[arg(short, long, value_name = "PATH")]
         output: Option<PathBuf>,
+    },
+    /// Fold back into a session what a recorder that died left beside it (its -wal and
+    /// -lock), so that the file travels alone
+    ///
+    /// A recorder that is killed leaves the commits of its last moments in NAME.beefine-wal.
+    /// Viewers read them from there (and fold them back themselves when they may write the
+    /// file); `recover` does it explicitly and says what it did. It needs write access to
+    /// the file and its folder, and refuses while a recorder is still writing.
+    #[command(after_help = "Example:\n  beefine-view recover run.beefine\n\n\
+Exit status: 0 when the file is self-contained afterwards, 1 when it cannot be recovered.")]
+    Recover {
+        /// Session file
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Write a copy of a session that is safe to share, and say what was replaced
     ///

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::ops::ControlFlow;
 
-use beefine_schema::{Error, Kind, Pod, Query, Session};
+use beefine_schema::{Error, Journal, Kind, Pod, Query, Session, Status};
 
 use crate::containers::ContainerIndex;
 use crate::format;
@@ -15,6 +15,46 @@ pub struct Info {
     pub text: String,
     /// Chunks that could not be read while counting events per container.
     pub errors: Vec<Error>,
+    /// Damage found when the file was opened (and how it was read all the same).
+    pub notes: Vec<String>,
+}
+
+impl Info {
+    /// Whether any part of the file could not be read.
+    pub fn damaged(&self) -> bool {
+        !self.errors.is_empty() || !self.notes.is_empty()
+    }
+}
+
+/// What the file's write-ahead log means for whoever holds the file, in words.
+pub fn journal_text(session: &Session) -> String {
+    let path = session.path().display();
+    match session.journal() {
+        Journal::SelfContained => "self-contained (nothing beside it is needed)".to_owned(),
+        Journal::Writing => "being written: the newest commits are in its -wal until they \
+             are checkpointed (within about a second)"
+            .to_owned(),
+        Journal::FoldedBack { wal_bytes } => format!(
+            "the -wal its recorder left ({}) was folded back into it: it travels alone now",
+            format::bytes(*wal_bytes)
+        ),
+        Journal::WalBeside { wal_bytes } => format!(
+            "its recorder left a -wal of {} beside it, read from there: copy both files, or \
+             fold it in with `beefine-view recover {path}` where the file can be written",
+            format::bytes(*wal_bytes)
+        ),
+        Journal::WalMissing => "its -wal is missing (copied without it?): what the recorder \
+             committed after its last checkpoint, at most about a second, is not in this file"
+            .to_owned(),
+        Journal::Salvaged => "damaged: read by scanning its pages (see below)".to_owned(),
+    }
+}
+
+/// The sum of counts read from a file: saturating, they are anyone's numbers.
+fn total_of(counts: &[(Kind, u64)]) -> u64 {
+    counts
+        .iter()
+        .fold(0u64, |sum, (_, n)| sum.saturating_add(*n))
 }
 
 /// Summarises a session: what it is, its state, how long it is, what it holds.
@@ -39,15 +79,29 @@ pub fn session_info(session: &Session) -> anyhow::Result<Info> {
     probes_section(&mut t, session)?;
     bookmarks_section(&mut t, session)?;
     kinds_section(&mut t, session)?;
-    if !scan.errors.is_empty() {
-        let _ = writeln!(t, "\ndamage       {} part(s) unreadable", scan.errors.len());
+    let notes = session.notes().to_vec();
+    if !scan.errors.is_empty() || !notes.is_empty() {
+        let _ = writeln!(
+            t,
+            "\ndamage       {} part(s) unreadable",
+            scan.errors.len() + notes.len()
+        );
+        for n in &notes {
+            let _ = writeln!(t, "  {n}");
+        }
         for e in &scan.errors {
             let _ = writeln!(t, "  {e}");
         }
+        let _ = writeln!(
+            t,
+            "  `beefine-view export` writes every event that could be read ({} here)",
+            format::thousands(scanned)
+        );
     }
     Ok(Info {
         text: t,
         errors: scan.errors,
+        notes,
     })
 }
 
@@ -66,11 +120,16 @@ fn overview(t: &mut String, session: &Session, scanned: u64) -> anyhow::Result<(
     let start = info.start_ts_nanos;
     let events_span = session.time_span()?;
     let end = meta.end_ts_nanos.or(events_span.map(|(_, hi)| hi));
-    let total: u64 = session.kind_counts()?.iter().map(|(_, n)| n).sum();
+    let total = total_of(&session.kind_counts()?);
     let file_bytes = session.file_bytes();
     row(t, "session", &info.session_name);
     row(t, "file", &session.path().display().to_string());
-    row(t, "status", session.status().name());
+    let status = match (session.status(), meta.writer_pid) {
+        (Status::Live, Some(pid)) => format!("live (recorder pid {pid})"),
+        (s, _) => s.name().to_owned(),
+    };
+    row(t, "status", &status);
+    row(t, "journal", &journal_text(session));
     if !info.command.is_empty() {
         row(t, "command", &info.command.join(" "));
     }
@@ -110,7 +169,11 @@ fn overview(t: &mut String, session: &Session, scanned: u64) -> anyhow::Result<(
         "events",
         &format!(
             "{} in {} ({}{per_event})",
-            format::thousands(total),
+            if total == u64::MAX {
+                "more than 18 quintillion (the counts in the file are not plausible)".to_owned()
+            } else {
+                format::thousands(total)
+            },
             format::bytes(file_bytes),
             if scanned == total {
                 "all readable".to_owned()
@@ -137,7 +200,7 @@ fn losses_text(session: &Session) -> anyhow::Result<String> {
     let mut by_source: HashMap<&str, (u64, usize)> = HashMap::new();
     for l in &losses {
         let e = by_source.entry(l.source.name()).or_default();
-        e.0 += l.count;
+        e.0 = e.0.saturating_add(l.count);
         e.1 += 1;
     }
     let mut parts: Vec<String> = by_source
@@ -161,7 +224,7 @@ fn containers_section(
     let start = session.meta().info.start_ts_nanos;
     let _ = writeln!(t, "\ncontainers   {}", containers.len());
     for (c, n) in containers.containers().iter().zip(per_container) {
-        let rel = |ts: Option<u64>| ts.map(|ts| format::offset(ts as i64 - start as i64));
+        let rel = |ts: Option<u64>| ts.map(|ts| format::offset_from(ts, start));
         let mut life = Vec::new();
         if let Some(s) = rel(c.created_ts_nanos) {
             life.push(format!("created {s}"));
@@ -200,7 +263,7 @@ fn pods_info(
     if pods.is_empty() {
         return;
     }
-    let rel = |ts: Option<u64>| ts.map(|ts| format::offset(ts as i64 - start as i64));
+    let rel = |ts: Option<u64>| ts.map(|ts| format::offset_from(ts, start));
     let _ = writeln!(t, "\npods         {}", pods.len());
     for p in pods {
         let mut life = Vec::new();
@@ -311,7 +374,7 @@ fn bookmarks_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
         let _ = writeln!(
             t,
             "  {:>12}  {}",
-            format::offset(b.ts_nanos as i64 - start as i64),
+            format::offset_from(b.ts_nanos, start),
             b.label
         );
     }
@@ -320,7 +383,7 @@ fn bookmarks_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
 
 fn kinds_section(t: &mut String, session: &Session) -> anyhow::Result<()> {
     let mut counts = session.kind_counts()?;
-    let total: u64 = counts.iter().map(|(_, n)| n).sum();
+    let total = total_of(&counts);
     let _ = writeln!(t, "\nevents by kind");
     counts.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     let width = counts

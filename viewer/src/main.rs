@@ -32,15 +32,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out.write_all(info.text.as_bytes())
                 .and_then(|()| out.flush())
                 .context("writing to standard output")?;
+            for n in &info.notes {
+                eprintln!("beefine-view: {n}");
+            }
             for e in &info.errors {
                 eprintln!("beefine-view: {e}");
             }
-            Ok(if info.errors.is_empty() {
-                ExitCode::SUCCESS
-            } else {
+            Ok(if info.damaged() {
                 ExitCode::from(DAMAGED)
+            } else {
+                ExitCode::SUCCESS
             })
         }
+        Some(Command::Recover { file }) => run_recover(&file),
         Some(Command::Export {
             file,
             format,
@@ -142,20 +146,52 @@ fn run_export(
             s.export
         }
     };
+    for n in session.notes() {
+        eprintln!("beefine-view: {n}");
+    }
     for e in &summary.errors {
         eprintln!("beefine-view: {e}");
     }
-    if summary.errors.is_empty() {
+    let damaged = summary.errors.len() + session.notes().len();
+    if damaged == 0 {
         Ok(ExitCode::SUCCESS)
     } else {
         eprintln!(
-            "beefine-view: {} part(s) of {} are damaged; the other {} events were exported",
-            summary.errors.len(),
+            "beefine-view: {damaged} part(s) of {} are damaged; the other {} events were \
+             exported",
             file.display(),
             summary.events
         );
         Ok(ExitCode::from(DAMAGED))
     }
+}
+
+/// `recover`: folds back what a recorder that died left beside the file.
+fn run_recover(file: &Path) -> anyhow::Result<ExitCode> {
+    let done = beefine_schema::recover(file)?;
+    let mut said = Vec::new();
+    if done.wal_bytes > 0 {
+        said.push(format!(
+            "folded {} of -wal back into it",
+            beefine_schema::format::bytes(done.wal_bytes)
+        ));
+    }
+    if done.removed_lock {
+        said.push("removed the stale -lock of a recorder that died".to_owned());
+    }
+    let session = Session::open(file)?;
+    eprintln!(
+        "beefine-view: {}: {}; {} (status: {})",
+        file.display(),
+        if said.is_empty() {
+            "nothing to recover".to_owned()
+        } else {
+            said.join(", ")
+        },
+        info::journal_text(&session),
+        session.status().name()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Opens the window; with `--screenshot`, saves a picture of it and exits.

@@ -517,6 +517,46 @@ fn huge_arrays_are_bounded_by_the_record() {
     );
 }
 
+#[test]
+fn many_members_sharing_a_long_name_are_bounded() {
+    // 65,535 members named by one 64 KiB name: 4 GiB of names if each were copied.
+    let mut b = Builder::default();
+    let u8_t = b.int("unsigned char", 1, false);
+    let name = b.strings.add(&"n".repeat(64 << 10));
+    let members = (0..65_535)
+        .map(|_| Member {
+            name,
+            type_id: u8_t,
+            offset: 0,
+        })
+        .collect();
+    b.add("wide", KIND_STRUCT, false, 1, Extra::Members(members));
+    let bytes = b.bytes();
+    assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+    let started = std::time::Instant::now();
+    let btf = Btf::parse(&bytes).unwrap();
+    let record = btf.record("wide").unwrap();
+    assert_eq!(record.decode(&[7]), Err(BtfError::TooLargeDecoded));
+    // Top-level fields show their names cut short.
+    let fields = record.fields();
+    assert_eq!(fields.len(), 65_535);
+    assert!(fields.iter().all(|f| f.name.len() == MAX_NAME_BYTES));
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+}
+
+#[test]
+fn flatten_is_bounded() {
+    let deep = Value::Struct(
+        (0..100_000)
+            .map(|i| (format!("{}{i}", "x".repeat(200)), Value::UInt(1)))
+            .collect(),
+    );
+    let flat = flatten(&[("top".into(), deep)]);
+    let bytes: usize = flat.iter().map(|(p, _)| p.len()).sum();
+    assert!(bytes <= MAX_FLATTENED_BYTES, "{bytes}");
+    assert_eq!(flat.last().unwrap().0, "…");
+}
+
 /// xorshift64*: deterministic bytes without a dependency.
 struct Rng(u64);
 

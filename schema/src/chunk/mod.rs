@@ -751,6 +751,102 @@ mod tests {
         assert!(err.to_string().contains("string index 99"), "{err}");
     }
 
+    fn one_event_body(data: EventData<u32>, strings: Vec<Box<str>>) -> Vec<u8> {
+        let body = Body {
+            ts_deltas: Bounded(vec![1]),
+            context: Bounded(vec![0]),
+            results: Bounded(vec![None]),
+            data: Bounded(vec![data]),
+            contexts: Bounded(vec![Context {
+                pid: 1,
+                tgid: 1,
+                comm: 0,
+                cgroup_id: 0,
+                ns: Namespaces::default(),
+            }]),
+            strings: Bounded(strings),
+        };
+        postcard::to_stdvec(&body).unwrap()
+    }
+
+    #[test]
+    fn an_event_referring_to_one_long_string_many_times_is_refused() {
+        // 100,000 references to one 64 KiB string (of letters that do not compress): 6.4 GB
+        // if expanded, from a chunk of 70 KB.
+        let mut x: u32 = 1;
+        let long: String = (0..MAX_STRING_BYTES)
+            .map(|_| {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
+                char::from(b'a' + (x >> 16) as u8 % 26)
+            })
+            .collect();
+        let raw = one_event_body(
+            EventData::Exec(ExecArgs {
+                filename: 1,
+                argv: vec![1; 100_000],
+            }),
+            vec!["sh".into(), long.into()],
+        );
+        let compressed = zstd::bulk::compress(&raw, 3).unwrap();
+        assert!(compressed.len() < 200 << 10, "{}", compressed.len());
+        let err = decode_chunk(&compressed, raw.len() as u64, ChunkLayout::V2).unwrap_err();
+        assert!(
+            matches!(err, ChunkError::EventTooLarge { index: 0 }),
+            "{err}"
+        );
+        let view = ChunkView::parse(&compressed, raw.len() as u64, ChunkLayout::V2).unwrap();
+        let mut seen = 0;
+        let r = view.for_each(|_| {
+            seen += 1;
+            ControlFlow::Continue(())
+        });
+        assert!(r.is_err());
+        assert_eq!(seen, 0);
+    }
+
+    #[test]
+    fn implausible_expansion_is_refused_before_decompressing() {
+        let err = decode_chunk(&[0u8; 100], 10 << 20, ChunkLayout::V2).unwrap_err();
+        assert!(matches!(err, ChunkError::TooExpanding { .. }), "{err}");
+    }
+
+    #[test]
+    fn cursors_merge_two_chunks() {
+        let mut enc = ChunkEncoder::new(3).unwrap();
+        let mk = |ts: &[u64]| -> Vec<Event> {
+            ts.iter()
+                .map(|&t| {
+                    ev(
+                        t,
+                        t as u32,
+                        EventData::Chroot(PathArgs { path: "/".into() }),
+                    )
+                })
+                .collect()
+        };
+        let a = enc.encode(&mk(&[1, 4, 9])).unwrap();
+        let a = ChunkView::parse(&a.body, a.raw_len as u64, ChunkLayout::V2).unwrap();
+        let b = enc.encode(&mk(&[2, 4, 5])).unwrap();
+        let b = ChunkView::parse(&b.body, b.raw_len as u64, ChunkLayout::V2).unwrap();
+        let (mut ca, mut cb) = (a.borrowed_cursor(), b.owned_cursor());
+        assert_eq!((ca.peek_ts(&a), cb.peek_ts(&b)), (Some(1), Some(2)));
+        let mut out = Vec::new();
+        loop {
+            let pick_a = match (ca.peek_ts(&a), cb.peek_ts(&b)) {
+                (None, None) => break,
+                (Some(x), Some(y)) => x <= y,
+                (x, _) => x.is_some(),
+            };
+            let ts = if pick_a {
+                ca.next(&a).unwrap().unwrap().header.ts_nanos
+            } else {
+                cb.next(&b).unwrap().unwrap().header.ts_nanos
+            };
+            out.push(ts);
+        }
+        assert_eq!(out, [1, 2, 4, 4, 5, 9]);
+    }
+
     #[test]
     fn bloom_has_no_false_negatives() {
         let mut b = Bloom::default();

@@ -525,7 +525,7 @@ pub(crate) fn read_meta(conn: &Connection, path: &Path) -> Result<Meta> {
             path,
             format!(
                 "format version {:?} is not a number",
-                crate::text::prefix_chars(&version_text, 40)
+                crate::format::prefix_chars(&version_text, 40)
             ),
         )
     })?;
@@ -550,7 +550,7 @@ pub(crate) fn read_meta(conn: &Connection, path: &Path) -> Result<Meta> {
                 what: "metadata",
                 detail: format!(
                     "{key} = {:?} is not a number",
-                    crate::text::prefix_chars(&v, 40)
+                    crate::format::prefix_chars(&v, 40)
                 ),
             }),
         }

@@ -203,7 +203,7 @@ pub fn details(l: &LoadedSession, idx: EventIdx) -> Vec<Field> {
         "time",
         format!(
             "{}  ({} boot clock, {})",
-            format::offset(e.ts_nanos as i64 - l.origin() as i64),
+            format::offset_from(e.ts_nanos, l.origin()),
             e.ts_nanos,
             format::wall_clock(
                 l.meta
@@ -403,7 +403,7 @@ fn describe_field(
         }
         (Decode::BootTime, _) => {
             let t = v.as_u64().unwrap_or(0);
-            out.push(field(&label, format::offset(t as i64 - l.origin() as i64)));
+            out.push(field(&label, format::offset_from(t, l.origin())));
         }
         (Decode::Payload, FieldRef::Bytes(b)) => {
             if !b.is_empty() {
@@ -483,7 +483,7 @@ fn path_field(l: &LoadedSession, idx: EventIdx, label: &str, p: &str) -> Field {
             value: p.to_owned(),
             note: Some(format!(
                 "fd {fd}: {path}, opened at {}{what}",
-                format::offset(store.ts_of(opened.0) as i64 - l.origin() as i64)
+                format::offset_from(store.ts_of(opened.0), l.origin())
             )),
         };
     }

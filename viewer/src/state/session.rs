@@ -140,19 +140,22 @@ impl LoadedSession {
         let started = Instant::now();
         let session = Session::open(path).map_err(|e| load_error(path, e))?;
         let err = |e: beefine_schema::Error| load_error(path, e);
-        // The cursor is taken first: what is appended while reading comes again on the
-        // first poll, and the store drops the copies.
+        // The cursor is taken first and the events read are those before it: what is
+        // appended while reading comes on the first poll, once.
         let cursor = session.tail().map_err(err)?;
         let containers = ContainerIndex::new(session.containers().map_err(err)?);
+        // What the file says it holds sizes nothing: it only chooses whether to read in
+        // parallel, and how much room to make at first (bounded).
         let expected: u64 = session
             .kind_counts()
             .map_err(err)?
             .iter()
-            .map(|(_, n)| n)
-            .sum();
-        let (store, errors) = read_events(&session, &containers, expected).map_err(err)?;
+            .fold(0u64, |sum, (_, n)| sum.saturating_add(*n));
+        let (store, errors) =
+            read_events(&session, &cursor.before(), &containers, expected).map_err(err)?;
         let mut loaded = Self::assemble(&session, store, containers).map_err(err)?;
-        loaded.damage = errors;
+        loaded.damage = session.notes().to_vec();
+        loaded.damage.extend(errors);
         super::story::derive(&mut loaded);
         loaded.load_millis = started.elapsed().as_millis();
         Ok((loaded, Follow { session, cursor }))
@@ -427,10 +430,14 @@ impl LoadedSession {
 /// takes to open a session.
 fn read_events(
     session: &Session,
+    snapshot: &Query,
     containers: &ContainerIndex,
     expected: u64,
 ) -> beefine_schema::Result<(Store, Vec<String>)> {
     const PARALLEL_FROM: u64 = 200_000;
+    /// Most events room is made for before reading: the store grows past it as needed.
+    const MAX_RESERVED_EVENTS: u64 = 256 << 10;
+    let expected = expected.min(MAX_RESERVED_EVENTS);
     let read = |s: &Session, query: &Query, capacity: usize| {
         let mut store = Store::with_capacity(capacity);
         let summary = s.scan(query, |e| {
@@ -445,41 +452,31 @@ fn read_events(
     let split = (expected >= PARALLEL_FROM && cores > 1 && chunks.len() >= 2)
         .then(|| chunks[chunks.len() / 2].first_ts_nanos)
         .filter(|&t| t > 0);
-    let Some(split) = split else {
-        return read(session, &Query::all(), expected as usize + 1024);
+    let second = split.and_then(|split| Some((split, session.reopen().ok()?)));
+    let Some((split, second)) = second else {
+        return read(session, snapshot, expected as usize + 1024);
     };
     let half = expected as usize / 2 + 1024;
-    let path = session.path().to_owned();
+    let later_half = Query {
+        time: Some((split, u64::MAX)),
+        ..snapshot.clone()
+    };
     std::thread::scope(|scope| {
-        let later = scope.spawn(|| {
-            let s = Session::open(&path)?;
-            read(
-                &s,
-                &Query {
-                    time: Some((split, u64::MAX)),
-                    ..Query::default()
-                },
-                half,
-            )
-        });
+        let later = {
+            let query = later_half.clone();
+            scope.spawn(move || read(&second, &query, half))
+        };
         let (mut store, mut errors) = read(
             session,
             &Query {
                 time: Some((0, split - 1)),
-                ..Query::default()
+                ..snapshot.clone()
             },
             expected as usize + 1024,
         )?;
-        let (rest, rest_errors) = later.join().unwrap_or_else(|_| {
-            read(
-                session,
-                &Query {
-                    time: Some((split, u64::MAX)),
-                    ..Query::default()
-                },
-                half,
-            )
-        })?;
+        let (rest, rest_errors) = later
+            .join()
+            .unwrap_or_else(|_| read(session, &later_half, half))?;
         store.append(rest);
         // A damaged chunk across the split is reported by both halves: once is enough.
         for e in rest_errors {

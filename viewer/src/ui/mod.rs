@@ -73,7 +73,7 @@ pub const FAILED_COLOR: Color32 = Color32::from_rgb(0xff, 0x70, 0x70);
 
 /// A time on the session's axis, relative to its origin.
 pub fn rel_time(v: &Viewer, ts: u64) -> String {
-    format::offset(ts as i64 - v.session.origin() as i64)
+    format::offset_from(ts, v.session.origin())
 }
 
 /// A relative time with as many decimals as the visible range needs.

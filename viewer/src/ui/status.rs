@@ -57,12 +57,14 @@ pub fn error_ui(ui: &mut Ui, error: &LoadError, path_text: &mut String) -> Vec<C
 fn hint(message: &str) -> &'static str {
     if message.contains("newer") {
         "The file was written by a newer Beefine. Install a newer beefine-view to read it."
+    } else if message.contains("was not read") {
+        "It holds SQL or tables a session never has: it was refused without running any of it."
+    } else if message.contains("damaged") || message.contains("corrupt") {
+        "Nothing of it could be read, not even by scanning its pages for events."
     } else if message.contains("not a Beefine session") {
         "Session files are written by beefine-record (they end in .beefine)."
     } else if message.contains("cannot open") {
         "Check the path and that you may read the file."
-    } else if message.contains("damaged") || message.contains("corrupt") {
-        "The file is damaged. `beefine-view export` recovers every readable event."
     } else {
         ""
     }
