@@ -1,8 +1,41 @@
-//! What the fuzz targets check about one chunk, shared by both of them.
+//! What the fuzz targets check: a chunk (both chunk targets), BTF with a record
+//! ([`check_btf`]) and a whole session file ([`session`]).
+
+pub mod session;
 
 use std::ops::ControlFlow;
 
+use beefine_schema::btf::{Btf, flatten};
 use beefine_schema::chunk::{ChunkLayout, ChunkView, decode_chunk};
+
+/// Parses BTF and decodes a record with each of its record types; nothing may panic, and
+/// what is produced is bounded (libFuzzer's memory limit catches the rest).
+pub fn check_btf(data: &[u8]) {
+    let Some((len, rest)) = data.split_first_chunk::<2>() else {
+        return;
+    };
+    let len = usize::from(u16::from_le_bytes(*len)).min(rest.len());
+    let (record, btf) = rest.split_at(len);
+    let Ok(btf) = Btf::parse(btf) else {
+        return;
+    };
+    for name in btf.record_names(64) {
+        if let Ok(r) = btf.record(&name) {
+            std::hint::black_box(r.fields());
+            if let Ok(fields) = r.decode(record) {
+                for (path, value) in flatten(&fields).iter().take(4096) {
+                    std::hint::black_box((path, value.to_string()));
+                }
+            }
+        }
+        if let Ok(again) = btf.extract(&name) {
+            assert!(
+                Btf::parse(&again).is_ok_and(|b| b.has_record(&name)),
+                "extracted BTF of {name:?} does not parse back with it"
+            );
+        }
+    }
+}
 
 /// Reads a stored chunk body (zstd) of declared decompressed length `raw_len` the three
 /// ways the reader can (`ChunkView::parse`, `ChunkView::for_each` and `decode_chunk`), in

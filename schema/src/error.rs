@@ -32,10 +32,10 @@ pub enum Error {
     },
     /// An SQLite error, said in words (never "Error code 11"): the SQLite error itself is
     /// kept for callers that look at its code, not chained as a cause.
-    #[error("{context}: {}", sqlite_words(source))]
+    #[error("{context}: {}", sqlite_words(sqlite))]
     Sqlite {
         context: String,
-        source: rusqlite::Error,
+        sqlite: rusqlite::Error,
     },
     #[error("invalid {what} in the session file: {detail}")]
     InvalidRow { what: &'static str, detail: String },
@@ -97,16 +97,16 @@ pub(crate) trait SqlContext<T> {
 
 impl<T> SqlContext<T> for std::result::Result<T, rusqlite::Error> {
     fn ctx(self, context: impl Into<String>) -> Result<T> {
-        self.map_err(|source| Error::Sqlite {
+        self.map_err(|sqlite| Error::Sqlite {
             context: context.into(),
-            source,
+            sqlite,
         })
     }
 
     fn with_ctx(self, context: impl FnOnce() -> String) -> Result<T> {
-        self.map_err(|source| Error::Sqlite {
+        self.map_err(|sqlite| Error::Sqlite {
             context: context(),
-            source,
+            sqlite,
         })
     }
 }
@@ -115,8 +115,8 @@ impl Error {
     /// Whether this error came from a full disk (the writer cannot go on).
     pub fn is_disk_full(&self) -> bool {
         match self {
-            Self::Sqlite { source, .. } => {
-                source.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
+            Self::Sqlite { sqlite, .. } => {
+                sqlite.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull)
             }
             Self::Io { source, .. } => source.raw_os_error() == Some(28),
             _ => false,

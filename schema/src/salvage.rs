@@ -438,12 +438,12 @@ pub(crate) fn salvage(path: &Path, damaged: Option<&Connection>, why: &Error) ->
     conn.execute_batch(&create_all())
         .ctx("creating a session in memory")?;
     let why = match why {
-        Error::Sqlite { source, .. } => crate::error::sqlite_words(source),
+        Error::Sqlite { sqlite, .. } => crate::error::sqlite_words(sqlite),
         other => other.to_string(),
     };
     let mut notes = vec![format!(
-        "the file is damaged ({why}); it was read by scanning its pages: {} chunk(s) of events \
-         and {} metadata value(s) found",
+        "{why}; it was read by scanning its pages: {} chunk(s) of events and {} metadata \
+         value(s) found",
         found.chunks.len(),
         found.meta.len()
     )];

@@ -63,7 +63,7 @@ fn lines(v: &Viewer, chapter: usize) -> Vec<Line> {
             let e = store.get(i)?;
             let comm = store.comm(e.ctx);
             Some(Line {
-                time: super::ui::rel_time(v, e.ts_nanos),
+                time: crate::format::offset_from(e.ts_nanos, v.session.origin()),
                 who: if comm.is_empty() {
                     "—".to_owned()
                 } else {
@@ -98,8 +98,8 @@ pub fn handout(v: &Viewer, chapter: usize, html: bool) -> String {
         .map(|i| l.container_label(i));
     let span = format!(
         "{} – {} ({}, {} events)",
-        super::ui::rel_time(v, c.ts_nanos),
-        super::ui::rel_time(v, c.end_ts_nanos),
+        crate::format::offset_from(c.ts_nanos, v.session.origin()),
+        crate::format::offset_from(c.end_ts_nanos, v.session.origin()),
         crate::format::duration(c.end_ts_nanos - c.ts_nanos),
         c.events
     );

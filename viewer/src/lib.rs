@@ -4,8 +4,10 @@
 //!   display needed);
 //! - [`state`] is the viewer's model (store, time control, filters, selection, stepping),
 //!   free of egui and unit-tested;
-//! - [`ui`] draws panels that return commands, which [`app`] applies after each frame.
+//! - `ui` draws panels that return commands, which `app` applies after each frame (both
+//!   behind the default feature `window`).
 
+#[cfg(feature = "window")]
 pub mod app;
 pub mod cli;
 pub mod containers;
@@ -17,4 +19,5 @@ pub mod probes;
 pub mod redact;
 pub mod state;
 pub mod story;
+#[cfg(feature = "window")]
 pub mod ui;

@@ -23,8 +23,11 @@ pub struct DemoArgs {
 #[derive(Parser)]
 pub struct FixturesArgs {
     /// Only rewrite the synthetic fixture of the current format version (no root needed).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "hostile")]
     format: bool,
+    /// Only rewrite the hostile files of fixtures/hostile/ and their manifest (no root needed).
+    #[arg(long)]
+    hostile: bool,
     /// Leave the services this run started (dockerd, registry, CRI containerd) running afterwards.
     #[arg(long)]
     keep_services: bool,
@@ -198,6 +201,18 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
 }
 
 pub fn fixtures(args: &FixturesArgs) -> Result<()> {
+    if args.hostile {
+        util::heading("hostile fixtures");
+        return util::run(util::cargo().args([
+            "run",
+            "-p",
+            "beefine_testdata",
+            "--example",
+            "write_hostile_fixtures",
+            "--",
+            "fixtures/hostile",
+        ]));
+    }
     if args.format {
         util::heading("format fixture");
         return util::run(util::cargo().args([

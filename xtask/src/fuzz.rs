@@ -1,4 +1,6 @@
-//! `cargo xtask fuzz`: a short cargo-fuzz smoke run of the chunk decoder.
+//! `cargo xtask fuzz`: a short cargo-fuzz smoke run of what readers take from session
+//! files: the chunk decoder (two targets), the BTF parser, and whole hostile session files
+//! read as `beefine-view info` reads them.
 //!
 //! The targets live in `fuzz/` (its own workspace). They build on the stable toolchain with
 //! `--sanitizer none`: cargo-fuzz then needs no `-Z` flag, and the decoder is safe Rust, so
@@ -16,7 +18,7 @@ use clap::Parser;
 use crate::util;
 
 /// The fuzz targets in `fuzz/fuzz_targets/`.
-const TARGETS: &[&str] = &["chunk_decode", "chunk_body"];
+const TARGETS: &[&str] = &["chunk_decode", "chunk_body", "btf", "session"];
 
 #[derive(Parser)]
 pub struct Args {
@@ -24,7 +26,8 @@ pub struct Args {
     #[arg(long, default_value_t = 30)]
     seconds: u64,
     /// Fuzz only this target (chunk_decode: stored zstd chunks; chunk_body: decompressed
-    /// bodies, compressed by the harness so mutations reach the column decoder).
+    /// bodies, compressed by the harness so mutations reach the column decoder; btf: BTF
+    /// with a record to decode; session: hostile session files through info's code path).
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(TARGETS))]
     target: Option<String>,
 }
@@ -48,12 +51,16 @@ pub fn main(args: &Args) -> Result<()> {
             .context("installing cargo-fuzz from crates.io")?;
     }
 
-    util::heading("seed corpus from the chunks of fixtures/sessions/*.beefine");
-    let mut sessions: Vec<PathBuf> = fs::read_dir(root.join("fixtures").join("sessions"))
-        .context("reading fixtures/sessions")?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "beefine"))
-        .collect();
+    util::heading("seed corpus from fixtures/sessions/ and fixtures/hostile/");
+    let mut sessions: Vec<PathBuf> = Vec::new();
+    for dir in ["sessions", "hostile"] {
+        sessions.extend(
+            fs::read_dir(root.join("fixtures").join(dir))
+                .with_context(|| format!("reading fixtures/{dir}"))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "beefine")),
+        );
+    }
     sessions.sort();
     if sessions.is_empty() {
         bail!("no session files in fixtures/sessions to seed the corpus from");

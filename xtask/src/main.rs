@@ -90,7 +90,8 @@ enum Command {
     ///
     /// `--format` rewrites the synthetic format fixture of the current format version
     /// (`cargo run -p beefine_schema --example write_format_fixture -- fixtures/sessions`),
-    /// no root needed. Without it: provisions, builds the release binaries and records the
+    /// no root needed; `--hostile` rewrites fixtures/hostile/ (`cargo run -p
+    /// beefine_testdata --example write_hostile_fixtures`). Without either: provisions, builds the release binaries and records the
     /// real fixture sessions with beefine-record.
     Fixtures(demo::FixturesArgs),
     /// Build the probes for x86-64 and arm64 and check each syscall table (part of `test`).

@@ -152,6 +152,14 @@ pub fn main(args: &Args) -> Result<()> {
         });
     }
     step("viewer screenshot", &mut screenshot);
+    step("hostile files in the window", &mut || {
+        // Under an Xvfb of its own: each file of fixtures/hostile/ as --screenshot reads it.
+        cargo_test(
+            &["-p", "beefine_viewer", "--test", "hostile"],
+            &["--ignored", "--test-threads=1"],
+            &mut counts,
+        )
+    });
 
     let services = started.names();
     if args.keep_services {

@@ -1,10 +1,15 @@
-//! Writes seed corpora for the fuzz targets from the real chunks of session files.
+//! Writes seed corpora for the fuzz targets from session files.
 //!
-//! `beefine_fuzz_seed CORPUS_DIR SESSION.beefine...` writes, for every chunk of every
-//! session, `CORPUS_DIR/chunk_decode/<session>-<seq>` (declared length, u32 LE, then the
-//! stored zstd body) and `CORPUS_DIR/chunk_body/<session>-<seq>` (the decompressed body),
-//! plus the same for re-encoded prefixes of the chunk (1, 4, 32 and 256 events), which
-//! give the fuzzer small inputs to start from.
+//! `beefine_fuzz_seed CORPUS_DIR SESSION.beefine...` writes
+//! - for every file, `CORPUS_DIR/session/<session>`: a 0 byte (the input is the file) and
+//!   the file (sound and hostile ones alike);
+//! - for every sound session, every chunk as `CORPUS_DIR/chunk_decode/<session>-<seq>`
+//!   (declared length, u32 LE, then the stored zstd body) and
+//!   `CORPUS_DIR/chunk_body/<session>-<seq>` (the decompressed body), plus the same for
+//!   re-encoded prefixes of the chunk (1, 4, 32 and 256 events), which give the fuzzer small
+//!   inputs to start from;
+//! - for every probe with BTF, `CORPUS_DIR/btf/<session>-<probe>`: a record of 64 zero bytes
+//!   (its length, u16 LE, then the bytes) and the probe's BTF.
 
 use std::error::Error;
 use std::fs;
@@ -26,7 +31,7 @@ fn write_seed(corpus: &Path, name: &str, raw_len: u64, body: &[u8]) -> Result<()
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args_os().skip(1);
     let corpus = PathBuf::from(args.next().ok_or("usage: CORPUS_DIR SESSION.beefine...")?);
-    for target in ["chunk_decode", "chunk_body"] {
+    for target in ["chunk_decode", "chunk_body", "btf", "session"] {
         fs::create_dir_all(corpus.join(target))?;
     }
     let mut seeds = 0;
@@ -36,6 +41,23 @@ fn main() -> Result<(), Box<dyn Error>> {
             .ok_or("a session file name")?
             .to_string_lossy()
             .into_owned();
+        let mut as_input = vec![0u8];
+        as_input.extend(fs::read(&session)?);
+        fs::write(corpus.join("session").join(&stem), as_input)?;
+        // Only sound sessions are read further (hostile ones hold SQL of their own).
+        let Ok(sound) = beefine_schema::Session::open(&session) else {
+            continue;
+        };
+        for p in sound.probes()?.into_iter().filter(|p| !p.btf.is_empty()) {
+            let mut input = 64u16.to_le_bytes().to_vec();
+            input.extend([0u8; 64]);
+            input.extend(&p.btf);
+            fs::write(
+                corpus.join("btf").join(format!("{stem}-{}", p.probe_id)),
+                input,
+            )?;
+        }
+        drop(sound);
         let db = Connection::open_with_flags(&session, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
         let version: String = db.query_row(
             "SELECT value FROM meta WHERE key = 'format_version'",

@@ -522,6 +522,19 @@ impl Btf {
         Err(BtfError::NoSuchType(name.to_owned()))
     }
 
+    /// Names of the structs and unions (the record types a probe could name), at most
+    /// `max` of them, in type order.
+    pub fn record_names(&self, max: usize) -> Vec<String> {
+        self.types
+            .iter()
+            .filter(|t| matches!(t.kind, KIND_STRUCT | KIND_UNION))
+            .map(|t| self.name(t.name))
+            .filter(|n| !n.is_empty())
+            .take(max)
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Whether a struct or union (or a typedef of one) is called `name`.
     pub fn has_record(&self, name: &str) -> bool {
         self.find_record(name).is_ok()

@@ -165,8 +165,8 @@ fn not_a_session(path: &Path, reason: impl Into<String>) -> Error {
 fn is_damage(e: &Error) -> bool {
     use rusqlite::ErrorCode as C;
     match e {
-        Error::Sqlite { source, .. } => matches!(
-            source.sqlite_error_code(),
+        Error::Sqlite { sqlite, .. } => matches!(
+            sqlite.sqlite_error_code(),
             Some(C::DatabaseCorrupt | C::NotADatabase | C::SystemIoFailure)
         ),
         _ => false,

@@ -244,12 +244,12 @@ pub(crate) fn load_chunk_list(conn: &Connection) -> (Vec<ChunkInfo>, Option<Erro
         Ok(())
     })();
     out.sort_by_key(|c| (c.first_ts_nanos, c.chunk_seq));
-    let error = result.err().map(|source: rusqlite::Error| Error::Sqlite {
+    let error = result.err().map(|sqlite: rusqlite::Error| Error::Sqlite {
         context: format!(
             "listing chunks (the {} before the damage are readable)",
             out.len()
         ),
-        source,
+        sqlite,
     });
     (out, error)
 }
@@ -268,14 +268,14 @@ pub(crate) fn read_chunk_view(
                 Error::CorruptChunk {
                     chunk_seq,
                     source: ChunkError::Invalid(format!(
-                        "the file is damaged here: {}",
+                        "the pages that hold it cannot be read ({})",
                         crate::error::sqlite_words(&source)
                     )),
                 }
             }
             _ => Error::Sqlite {
                 context: format!("reading chunk {chunk_seq}"),
-                source,
+                sqlite: source,
             },
         })?;
     ChunkView::parse(&body, nonneg(raw_len), layout)

@@ -6,7 +6,7 @@ use std::path::Path;
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::{Chapter, ChapterKind};
-use crate::error::{Error, Result, SqlContext};
+use crate::error::{Result, SqlContext};
 
 /// Version of the derivation that wrote a `chapters` table (meta `chapters_version`).
 pub const CHAPTERS_VERSION: u32 = 1;
@@ -149,10 +149,7 @@ pub fn read_chapters(conn: &Connection) -> Result<Option<Vec<Chapter>>> {
     let mut out = Vec::new();
     for row in rows {
         let (kind, title, ts, end, container_id, events, notice) =
-            row.map_err(|source| Error::Sqlite {
-                context: "reading a chapter".into(),
-                source,
-            })?;
+            row.ctx("reading a chapter")?;
         let Some(chapter) = ChapterKind::from_name(&kind) else {
             continue;
         };
