@@ -61,13 +61,11 @@ pub(crate) fn fold_wal(path: &Path) -> Result<bool> {
     // Out of WAL mode the file needs nothing beside it; another reader keeps it in WAL mode,
     // which is as readable (the log is empty).
     let _ = conn.query_row("PRAGMA journal_mode = DELETE", [], |_| Ok(()));
-    drop(conn);
-    remove_stale_lock(path);
     Ok(true)
 }
 
 /// Removes a `-lock` no writer holds. Returns whether one was removed.
-fn remove_stale_lock(path: &Path) -> bool {
+pub(crate) fn remove_stale_lock(path: &Path) -> bool {
     let lock = files::companion(path, LOCK_SUFFIX);
     let Ok(file) = File::open(&lock) else {
         return false;

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use beefine_schema::{
     Bookmark, Component, Container, DaemonSample, DockerEvent, Error, Event, EventData, Image,
-    Kind, KindSet, Layer, Loss, LossSource, Namespaces, PivotRootArgs, Probe, Process, Query,
-    ResourceSample, STALE_HEARTBEAT_NANOS, Sample, Session, SessionInfo, SessionWriter, Status,
-    WriterOptions,
+    Journal, Kind, KindSet, Layer, Loss, LossSource, Namespaces, PivotRootArgs, Probe, Process,
+    Query, ResourceSample, Sample, Session, SessionInfo, SessionWriter, Status, WriterOptions,
 };
 use beefine_testdata::synth::{CONTAINER_CGROUP_ID, Generator};
 use rusqlite::Connection;
@@ -429,6 +428,9 @@ fn writer_child() {
         w.push(e).unwrap();
     }
     w.commit().unwrap();
+    // The next commit after the checkpoint interval copies everything into the file.
+    std::thread::sleep(Duration::from_millis(600));
+    w.commit().unwrap();
     // Pushed but never committed: lost with the process.
     for e in Generator::new(7).take(100) {
         w.push(e).unwrap();
@@ -464,10 +466,174 @@ fn killed_writer_leaves_an_interrupted_session() {
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    // The .beefine copied alone holds every checkpointed commit, and reads as interrupted
+    // at once (no lock beside it, and its writer said it holds one).
+    let copies = tempfile::tempdir().unwrap();
+    let copy = copies.path().join("copy.beefine");
+    std::fs::copy(&path, &copy).unwrap();
+    let c = Session::open(&copy).unwrap();
+    assert_eq!(c.status(), Status::Interrupted);
+    assert_eq!(c.journal(), &Journal::WalMissing);
+    assert_eq!(c.all_events().unwrap().len(), 12_000);
+    drop(c);
+    assert_eq!(files_in(copies.path()), ["copy.beefine"]);
+    // `recover` on the three files a kill leaves: the file alone afterwards.
+    let again = tempfile::tempdir().unwrap();
+    for name in files_in(dir.path()) {
+        std::fs::copy(dir.path().join(&name), again.path().join(&name)).unwrap();
+    }
+    assert_eq!(
+        files_in(again.path()),
+        [
+            "killed.beefine",
+            "killed.beefine-lock",
+            "killed.beefine-shm",
+            "killed.beefine-wal"
+        ]
+    );
+    let done = beefine_schema::recover(&again.path().join("killed.beefine")).unwrap();
+    assert!(done.wal_bytes > 0 && done.removed_lock, "{done:?}");
+    assert_eq!(files_in(again.path()), ["killed.beefine"]);
+    // The original: its stale lock says the writer died; its -wal is folded back on open.
+    assert!(files_in(dir.path()).contains(&"killed.beefine-wal".to_owned()));
     let s = Session::open(&path).unwrap();
+    assert_eq!(s.status(), Status::Interrupted);
+    assert!(
+        matches!(s.journal(), Journal::FoldedBack { .. }),
+        "{:?}",
+        s.journal()
+    );
     assert_eq!(s.all_events().unwrap().len(), 12_000);
-    let later = s.meta().heartbeat_wall_nanos + STALE_HEARTBEAT_NANOS + 1;
-    assert_eq!(s.status_at(later), Status::Interrupted);
+    drop(s);
+    assert_eq!(files_in(dir.path()), ["killed.beefine"]);
+}
+
+/// The names of the files in `dir`, sorted.
+fn files_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_complete_session_opens_without_creating_anything_beside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = complete_session(dir.path(), "done.beefine", 3_000);
+    assert_eq!(files_in(dir.path()), ["done.beefine"]);
+    let s = Session::open(&path).unwrap();
+    assert_eq!(s.journal(), &Journal::SelfContained);
+    assert_eq!(s.all_events().unwrap().len(), 3_000);
+    let again = s.reopen().unwrap();
+    assert_eq!(again.all_events().unwrap().len(), 3_000);
+    assert_eq!(files_in(dir.path()), ["done.beefine"]);
+}
+
+#[test]
+fn readers_attached_while_the_writer_finishes_leave_a_self_contained_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shared.beefine");
+    let mut w = SessionWriter::create(&path, &info("shared"), small_chunks()).unwrap();
+    // A live-tail reader and an idle connection (as the sqlite3 shell keeps one).
+    let mut s = Session::open(&path).unwrap();
+    assert_eq!(s.journal(), &Journal::Writing);
+    let idle = Connection::open(&path).unwrap();
+    idle.query_row("SELECT count(*) FROM chunks", [], |_| Ok(()))
+        .unwrap();
+    let mut cursor = s.tail().unwrap();
+    let events = Generator::new(12).take(9_000);
+    for chunk in events.chunks(3_000) {
+        for e in chunk {
+            w.push(e.clone()).unwrap();
+        }
+        w.commit().unwrap();
+        cursor.poll(&mut s).unwrap();
+    }
+    let summary = w.finish(None).unwrap();
+    assert!(summary.self_contained);
+    cursor.poll(&mut s).unwrap();
+    // The file alone, copied while both still hold it, is the whole session.
+    let copies = tempfile::tempdir().unwrap();
+    let copy = copies.path().join("copy.beefine");
+    std::fs::copy(&path, &copy).unwrap();
+    let c = Session::open(&copy).unwrap();
+    assert_eq!(c.status(), Status::Complete);
+    assert_eq!(c.all_events().unwrap().len(), 9_000);
+    drop((s, idle, c));
+    assert_eq!(files_in(copies.path()), ["copy.beefine"]);
+}
+
+#[test]
+fn a_writer_that_stops_without_finishing_is_seen_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dropped.beefine");
+    let mut w = SessionWriter::create(&path, &info("dropped"), small_chunks()).unwrap();
+    for e in Generator::new(13).take(2_000) {
+        w.push(e).unwrap();
+    }
+    let s = Session::open(&path).unwrap();
+    assert_eq!(s.status(), Status::Live);
+    drop(w);
+    assert_eq!(s.status(), Status::Interrupted);
+    drop(s);
+    let s = Session::open(&path).unwrap();
+    assert_eq!(s.all_events().unwrap().len(), 2_000);
+}
+
+#[cfg(unix)]
+#[test]
+fn planted_links_are_never_followed() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    for suffix in ["", "-wal", "-shm", "-lock"] {
+        let out = dir.path().join(format!("out{suffix}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let path = out.join("y.beefine");
+        let target = elsewhere.join(format!("planted{suffix}"));
+        std::os::unix::fs::symlink(&target, out.join(format!("y.beefine{suffix}"))).unwrap();
+        let opts = WriterOptions {
+            overwrite: true,
+            ..small_chunks()
+        };
+        // With --force the link is replaced by the session's own file, never followed.
+        let w = SessionWriter::create(&path, &info("y"), opts);
+        assert!(w.is_ok(), "{suffix}: {:?}", w.err());
+        drop(w);
+        assert!(!target.exists(), "{suffix}: the link was followed");
+        // Without --force a planted session name is refused, and still not followed.
+        let out2 = dir.path().join(format!("out2{suffix}"));
+        std::fs::create_dir_all(&out2).unwrap();
+        std::os::unix::fs::symlink(&target, out2.join("y.beefine")).unwrap();
+        let err = SessionWriter::create(&out2.join("y.beefine"), &info("y"), small_chunks());
+        assert!(matches!(err, Err(Error::Exists { .. })), "{suffix}");
+        assert!(!target.exists());
+    }
+}
+
+#[test]
+fn recover_refuses_while_a_writer_holds_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.beefine");
+    let mut w = SessionWriter::create(
+        &path,
+        &info("r"),
+        WriterOptions {
+            checkpoint_interval: Duration::from_secs(3600),
+            ..small_chunks()
+        },
+    )
+    .unwrap();
+    for e in Generator::new(14).take(3_000) {
+        w.push(e).unwrap();
+    }
+    w.commit().unwrap();
+    // As a kill would leave it: the commits only in the -wal, the lock file stale.
+    std::mem::forget(w);
+    let err = beefine_schema::recover(&path).unwrap_err().to_string();
+    assert!(err.contains("being recorded right now"), "{err}");
 }
 
 fn complete_session(dir: &Path, name: &str, n: usize) -> PathBuf {

@@ -79,9 +79,14 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut encoder = ChunkEncoder::new(3)?;
         for (seq, raw_len, body) in chunks {
             let raw_len = u64::try_from(raw_len)?;
-            write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body)?;
+            // Damaged chunks (the hostile sessions have some) are seeds as stored only.
+            if write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body).is_err() {
+                continue;
+            }
             seeds += 1;
-            let events = decode_chunk(&body, raw_len, layout)?;
+            let Ok(events) = decode_chunk(&body, raw_len, layout) else {
+                continue;
+            };
             for n in [1, 4, 32, 256] {
                 if n < events.len() {
                     let small = encoder.encode(&events[..n])?;

@@ -323,14 +323,19 @@ impl Session {
                 return Ok(session);
             }
             drop(session);
-            if wal_bytes == 0 {
-                journal = Journal::SelfContained;
-            } else if crate::recover::fold_wal(path).is_ok_and(|folded| folded) {
-                journal = Journal::FoldedBack { wal_bytes };
-            } else {
-                mode = Mode::Shared;
-                journal = Journal::WalBeside { wal_bytes };
+            // Folded back where the file can be written (an empty -wal is removed too).
+            let folded = crate::recover::fold_wal(path).is_ok_and(|folded| folded);
+            if folded {
+                crate::recover::remove_stale_lock(path);
             }
+            journal = match (folded, wal_bytes) {
+                (true, 0) | (false, 0) => Journal::SelfContained,
+                (true, _) => Journal::FoldedBack { wal_bytes },
+                (false, _) => {
+                    mode = Mode::Shared;
+                    Journal::WalBeside { wal_bytes }
+                }
+            };
         }
         let conn = match connect(path, mode) {
             Err(e) if is_damage(&e) => return Self::salvaged(path, None, &e),
