@@ -469,8 +469,8 @@ fn an_empty_session_and_one_left_by_a_stopped_writer_open() {
     h.get_by_label_contains("0 of 0 events");
 
     // A writer that stops without finishing (dropped, as when killed after a commit) leaves
-    // a session that opens with everything committed; it reads as live until its heartbeat
-    // is 5 s old, then as interrupted.
+    // a session that opens with everything committed, and reads as interrupted at once: its
+    // lock is gone.
     let path = dir.path().join("killed.beefine");
     let mut w = beefine_schema::SessionWriter::create(&path, &info, Default::default()).unwrap();
     for e in beefine_testdata::synth::Generator::new(3).take(2_000) {
@@ -490,7 +490,7 @@ fn an_empty_session_and_one_left_by_a_stopped_writer_open() {
     );
     let v = app.viewer().unwrap();
     assert_eq!(v.session.store.len(), 2_000);
-    assert_eq!(v.session.status, beefine_schema::Status::Live);
+    assert_eq!(v.session.status, beefine_schema::Status::Interrupted);
 }
 
 #[test]

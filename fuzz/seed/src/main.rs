@@ -67,7 +67,8 @@ fn main() -> Result<(), Box<dyn Error>> {
         let layout = ChunkLayout::for_format(version.parse()?).ok_or("an unknown format")?;
         let mut stmt =
             db.prepare("SELECT chunk_seq, raw_len, body FROM chunks ORDER BY chunk_seq")?;
-        let chunks = stmt
+        // Rows up to the first that cannot be read (a damaged file's).
+        let chunks: Vec<(i64, i64, Vec<u8>)> = stmt
             .query_map([], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
@@ -75,7 +76,8 @@ fn main() -> Result<(), Box<dyn Error>> {
                     r.get::<_, Vec<u8>>(2)?,
                 ))
             })?
-            .collect::<Result<Vec<_>, _>>()?;
+            .map_while(Result::ok)
+            .collect();
         let mut encoder = ChunkEncoder::new(3)?;
         for (seq, raw_len, body) in chunks {
             let raw_len = u64::try_from(raw_len)?;
