@@ -24,6 +24,12 @@ Examples:
   # Record any command, container or not, with your own probe beside the built-in ones
   sudo beefine-record --session mine --probe ./myprobe.bpf.o -- make test
 
+  # Run the command as yourself (only the recording runs as root)
+  sudo beefine-record --session build --as-user -- make
+
+  # Remove containers that killed recordings left behind
+  sudo beefine-record --cleanup
+
   # Then open the session (no root needed)
   beefine-view web.beefine";
 
@@ -47,6 +53,9 @@ pub enum Command {
     /// (internal) Waits until the recorder tracks this process, then runs the command.
     #[command(name = "__gate", hide = true)]
     Gate {
+        /// Run the command as this user (uid:gid), not as root.
+        #[arg(long, value_name = "UID:GID")]
+        as_user: Option<String>,
         socket: PathBuf,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
         command: Vec<String>,
@@ -78,7 +87,7 @@ pub enum ProbeCommand {
 #[command(group(clap::ArgGroup::new("starts").args(["run", "pod"]).multiple(false)))]
 pub struct RecordArgs {
     /// Name of the session; the file is DIR/NAME.beefine.
-    #[arg(long, value_name = "NAME", required = true)]
+    #[arg(long, value_name = "NAME", required_unless_present = "cleanup")]
     pub session: Option<String>,
     /// Directory for the session file.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -137,6 +146,15 @@ pub struct RecordArgs {
     /// Keep the containers, networks and images the recorder created.
     #[arg(long)]
     pub keep: bool,
+    /// Remove the containers that recordings killed before they could clean up left behind
+    /// (labelled io.beefine.session), then exit. Every recording also removes those of
+    /// recorders that are gone when it starts.
+    #[arg(long, exclusive = true)]
+    pub cleanup: bool,
+    /// Run the command after -- as the user who ran sudo instead of as root (the recording
+    /// itself needs root; the command may not).
+    #[arg(long)]
+    pub as_user: bool,
     /// Load this eBPF object beside the built-in probes (repeatable).
     #[arg(long = "probe", value_name = "PATH.bpf.o")]
     pub probes: Vec<PathBuf>,
@@ -246,5 +264,12 @@ mod tests {
         );
         assert!(pod(&["--cri", cri, "--pod", "p.yaml", "--run", "x"]).is_err());
         assert!(pod(&["--cri", cri]).is_ok(), "following a kubelet's node");
+        let cleanup = Cli::try_parse_from(["beefine-record", "--cleanup"]).unwrap();
+        assert!(cleanup.record.cleanup && cleanup.record.session.is_none());
+        assert!(Cli::try_parse_from(["beefine-record", "--cleanup", "--session", "s"]).is_err());
+        let as_user =
+            Cli::try_parse_from(["beefine-record", "--session", "s", "--as-user", "--", "id"])
+                .unwrap();
+        assert!(as_user.record.as_user);
     }
 }

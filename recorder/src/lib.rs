@@ -31,9 +31,11 @@ use crate::cli::{Cli, Command};
 pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Some(Command::Gate { socket, command }) => {
-            gate::run_gate(&socket, &command).map(|n| match n {})
-        }
+        Some(Command::Gate {
+            as_user,
+            socket,
+            command,
+        }) => gate::run_gate(&socket, as_user.as_deref(), &command).map(|n| match n {}),
         Some(Command::Probe(p)) => probe_cli::run(p),
         None => tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)

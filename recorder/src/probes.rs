@@ -87,6 +87,7 @@ enum Output {
 }
 
 /// Threads reading custom probes' outputs.
+#[derive(Default)]
 pub struct CustomThreads(Vec<std::thread::JoinHandle<()>>);
 
 /// Loads, checks and attaches every `--probe` object; probe ids are 1, 2, … in order.

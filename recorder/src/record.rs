@@ -1,28 +1,39 @@
-//! A recording from start to finish: probes, scope, threads, the command or the Docker
-//! actions, the stop, and the cleanup.
+//! A recording from start to finish, in phases:
+//!
+//! 1. [`Plan`]: everything checked and prepared that changes nothing (arguments, the
+//!    machine, the session's place, the daemon connection, containers killed recorders left);
+//! 2. [`Recording::start`]: the probes loaded and attached, the session file created, the
+//!    threads started;
+//! 3. [`Recording::run`]: the Docker actions or the pod, the command, until it ends, a signal
+//!    or the clock;
+//! 4. [`Recording::teardown`]: always, whatever happened after the session file was created —
+//!    the containers it created removed, the threads stopped, the file finished.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::sync_channel;
+use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use aya::Ebpf;
 use aya::maps::{HashMap, MapData};
 use beefine_ebpf::{globals, maps};
-use beefine_schema::{Probe, SessionInfo, SessionWriter, WriterOptions};
-use tokio::signal::unix::{SignalKind, signal};
+use beefine_schema::{Probe, SessionInfo, SessionWriter, WriteSummary, WriterOptions};
+use tokio::signal::unix::{Signal, SignalKind, signal};
 
 use crate::capture::{self, Capture};
 use crate::cli::RecordArgs;
 use crate::clock::{boot_nanos, clock_offset_nanos};
-use crate::cri::CriSetup;
-use crate::docker;
+use crate::cri::{CriSetup, CriSide};
+use crate::docker::{self, DockerSide};
 use crate::loader::{self, AttachOptions};
+use crate::probes::{self, CustomThreads};
 use crate::session::{SessionBuilder, SessionMsg};
 use crate::stats::Stats;
-use crate::{cgroups, gate, ownership, probes, scope, status};
+use crate::{cgroups, gate, ownership, scope, status};
 
 /// Probe id of the built-in probes in the `probes` table.
 pub const BUILTIN_PROBE_ID: u32 = 0;
@@ -54,15 +65,15 @@ fn hostname() -> String {
         .unwrap_or_default()
 }
 
-fn session_path(args: &RecordArgs, name: &str) -> Result<PathBuf> {
+/// `--out DIR/NAME.beefine`, with DIR resolved (no links left in it) and, under sudo,
+/// checked to be a directory the user who ran sudo may write to.
+fn session_path(args: &RecordArgs, name: &str, owner: Option<ownership::Owner>) -> Result<PathBuf> {
     if name.is_empty() || name.contains('/') || name.starts_with('.') {
         bail!("--session {name:?}: use a plain name such as pull-nginx (no slashes)");
     }
-    if !args.out.is_dir() {
-        bail!("--out {}: no such directory", args.out.display());
-    }
-    let path = args.out.join(format!("{name}.beefine"));
-    if path.exists() && !args.force {
+    let dir = ownership::output_dir(&args.out, owner)?;
+    let path = dir.join(format!("{name}.beefine"));
+    if std::fs::symlink_metadata(&path).is_ok() && !args.force {
         bail!(
             "{} already exists; choose another --session name or pass --force",
             path.display()
@@ -71,51 +82,107 @@ fn session_path(args: &RecordArgs, name: &str) -> Result<PathBuf> {
     Ok(path)
 }
 
-/// Records; returns the exit code to exit with (the command's, when there is one).
-#[expect(
-    clippy::too_many_lines,
-    reason = "to be split into phases with a teardown that always runs"
-)]
-pub async fn record(args: RecordArgs) -> Result<i32> {
-    let name = args.session.clone().context("--session is required")?;
-    let path = session_path(&args, &name)?;
-    // Caught from the start: a SIGINT or SIGTERM while the probes load (which takes the
-    // verifier a moment) ends the recording as soon as it runs, with a complete file.
-    let mut sigint = signal(SignalKind::interrupt())?;
-    let mut sigterm = signal(SignalKind::terminate())?;
-    crate::preflight::check()?;
-    probes::check_objects(&args.probes)?;
-    if !args.ring_mib.is_power_of_two() || args.ring_mib > 1024 {
-        bail!("--ring-mib must be a power of two up to 1024");
+/// What a recording will do, checked and prepared before anything changes.
+pub struct Plan {
+    args: RecordArgs,
+    name: String,
+    path: PathBuf,
+    info: SessionInfo,
+    writer: WriterOptions,
+    actions: Option<docker::Actions>,
+    docker: Option<bollard::Docker>,
+    cri: Option<CriSetup>,
+    sigint: Signal,
+    sigterm: Signal,
+}
+
+impl Plan {
+    /// Phase 1: checks the arguments and the machine, connects to the daemon, removes the
+    /// containers killed recorders left. Nothing of this recording exists yet.
+    pub async fn new(args: RecordArgs) -> Result<Self> {
+        let name = args.session.clone().context("--session is required")?;
+        let owner = ownership::sudo_owner();
+        let path = session_path(&args, &name, owner)?;
+        // Caught from the start: a SIGINT or SIGTERM while the probes load (which takes the
+        // verifier a moment) ends the recording as soon as it runs, with a complete file.
+        let sigint = signal(SignalKind::interrupt())?;
+        let sigterm = signal(SignalKind::terminate())?;
+        crate::preflight::check()?;
+        probes::check_objects(&args.probes)?;
+        if !args.ring_mib.is_power_of_two() || args.ring_mib > 1024 {
+            bail!("--ring-mib must be a power of two up to 1024");
+        }
+        if args.as_user {
+            if args.run.is_some() {
+                bail!(
+                    "--as-user runs the command after -- as you; with --run it is the container's"
+                );
+            }
+            if owner.is_none() {
+                bail!("--as-user runs the command as the user who ran sudo, and there is none");
+            }
+        }
+        let actions = docker::Actions::from_args(&args)?;
+        let cri = CriSetup::from_args(&args).await?;
+        let docker = docker::connect_early().await;
+        if let Some(d) = &docker {
+            // Before the probes: removing them is not part of this recording.
+            for (id, session) in docker::cleanup_left_containers(d, false).await? {
+                eprintln!(
+                    "beefine-record: removed container {id} that a killed recording ({session}) left"
+                );
+            }
+        }
+        let info = SessionInfo {
+            session_name: name.clone(),
+            command: if args.command.is_empty() {
+                std::env::args().collect()
+            } else {
+                args.command.clone()
+            },
+            tool_version: env!("CARGO_PKG_VERSION").into(),
+            host_kernel: host_kernel(),
+            hostname: hostname(),
+            clock_offset_nanos: clock_offset_nanos(),
+            start_ts_nanos: boot_nanos(),
+        };
+        // Commits every 100 ms: a viewer following the session sees new events within its own
+        // poll interval plus this (the chunks cut at each commit are merged when it finishes).
+        let writer = WriterOptions {
+            overwrite: args.force,
+            commit_interval: Duration::from_millis(100),
+            owner,
+            ..WriterOptions::default()
+        };
+        Ok(Self {
+            args,
+            name,
+            path,
+            info,
+            writer,
+            actions,
+            docker,
+            cri,
+            sigint,
+            sigterm,
+        })
     }
-    let docker_actions = docker::Actions::from_args(&args)?;
-    let cri_setup = CriSetup::from_args(&args).await?;
-    let docker_client = docker::connect_early().await;
-    let started = Instant::now();
-    let start_ts_nanos = boot_nanos();
-    let info = SessionInfo {
-        session_name: name.clone(),
-        command: if args.command.is_empty() {
-            std::env::args().collect()
-        } else {
-            args.command.clone()
-        },
-        tool_version: env!("CARGO_PKG_VERSION").into(),
-        host_kernel: host_kernel(),
-        hostname: hostname(),
-        clock_offset_nanos: clock_offset_nanos(),
-        start_ts_nanos,
-    };
-    let clock_offset = info.clock_offset_nanos;
-    // Commits every 100 ms: a viewer following the session sees new events within its own
-    // poll interval plus this (the chunks cut at each commit are merged when it finishes).
-    let opts = WriterOptions {
-        overwrite: args.force,
-        commit_interval: Duration::from_millis(100),
-        ..WriterOptions::default()
-    };
-    // Load the probes with the scope seeded before any program runs. The session file is
-    // created only once they are in: a probe the kernel refuses leaves no file behind.
+}
+
+/// The kernel side, loaded and attached, before the session file exists.
+struct Probes {
+    ebpf: Ebpf,
+    links: loader::Links,
+    tracked: HashMap<MapData, u32, u8>,
+    seeds: std::collections::HashSet<u32>,
+    procs: Vec<scope::ProcInfo>,
+    attached: Vec<loader::Attached>,
+    custom: Vec<probes::CustomProbe>,
+}
+
+/// Loads the probes with the scope seeded before any program runs. The session file is
+/// created only once they are in: a probe the kernel refuses leaves no file behind.
+fn load_probes(args: &RecordArgs) -> Result<Probes> {
     let me = std::process::id();
     let elf = beefine_ebpf::object();
     let sections = loader::program_sections(elf)?;
@@ -138,30 +205,38 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             .context("seeding the tracked processes")?;
     }
     let attach = AttachOptions {
-        interfaces: interfaces(&args),
+        interfaces: interfaces(args),
     };
     let (attached, links) =
         loader::attach_all("the built-in probes", &mut ebpf, &sections, &attach)?;
     let custom = probes::load_custom(&args.probes, &attach, me, trace_all, &tracked)?;
-    let tracked = Arc::new(std::sync::Mutex::new(tracked));
-    let writer = SessionWriter::create(&path, &info, opts)?;
-    ownership::hand_over(&path)?;
+    Ok(Probes {
+        ebpf,
+        links,
+        tracked,
+        seeds,
+        procs,
+        attached,
+        custom,
+    })
+}
 
-    let stats = Arc::new(Stats::default());
-    let (tx, rx) = sync_channel::<SessionMsg>(256);
+/// What the session thread is told first: the processes in scope at start, the cgroups, the
+/// probes.
+fn seed_session(tx: &SyncSender<SessionMsg>, p: &mut Probes) -> Result<()> {
     let ticks = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
         .ok()
         .flatten()
         .unwrap_or(100) as u64;
     // The mount table a container's new mount namespace starts as a copy of: the daemon's.
-    let mountinfo = scope::daemon_mountinfo(&procs);
+    let mountinfo = scope::daemon_mountinfo(&p.procs);
     tx.send(SessionMsg::Meta {
         key: beefine_schema::story::HOST_MOUNTINFO_KEY,
         value: mountinfo,
     })?;
-    let seeded: Vec<_> = procs
+    let seeded: Vec<_> = std::mem::take(&mut p.procs)
         .into_iter()
-        .filter(|p| seeds.contains(&p.pid))
+        .filter(|proc| p.seeds.contains(&proc.pid))
         .collect();
     tx.send(SessionMsg::Seed {
         procs: seeded,
@@ -174,7 +249,8 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         probe_id: BUILTIN_PROBE_ID,
         name: "beefine".into(),
         builtin: true,
-        programs: attached
+        programs: p
+            .attached
             .iter()
             .map(|a| (a.program.clone(), a.attach_point.clone()))
             .collect(),
@@ -182,108 +258,238 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
         btf: Vec::new(),
         object_sha256: None,
     })))?;
-    for c in &custom {
+    for c in &p.custom {
         tx.send(SessionMsg::Probe(Box::new(c.description.clone())))?;
     }
-    let session_stats = stats.clone();
-    let session_done = Arc::new(AtomicBool::new(false));
-    let session_thread = {
-        let done = session_done.clone();
-        std::thread::Builder::new()
-            .name("session".into())
-            .spawn(move || {
-                let r = SessionBuilder::new(writer, session_stats).run(rx);
-                done.store(true, Ordering::Relaxed);
-                r
-            })?
-    };
+    Ok(())
+}
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let capture = Capture::new(ebpf, links)?;
-    let capture_thread = {
-        let (tx, stop, stats) = (tx.clone(), stop.clone(), stats.clone());
-        std::thread::Builder::new()
-            .name("capture".into())
-            .spawn(move || capture::run(capture, tx, stop, stats))?
-    };
-    let custom_threads = probes::start_custom(custom, tx.clone(), stop.clone(), stats.clone());
-    let rescope_thread = (!args.all).then(|| {
-        let (tracked, stop) = (tracked.clone(), stop.clone());
-        let known = seeds.clone();
-        std::thread::Builder::new()
-            .name("scope".into())
-            .spawn(move || scope::follow_new_stack_processes(&tracked, known, me, &stop))
-    });
+/// A recording under way: every thread and task it started, so that [`Recording::teardown`]
+/// can stop them all and finish the file, whichever phase failed.
+pub struct Recording {
+    name: String,
+    path: PathBuf,
+    started: Instant,
+    keep: bool,
+    stats: Arc<Stats>,
+    tx: Option<SyncSender<SessionMsg>>,
+    session_thread: Option<JoinHandle<Result<WriteSummary>>>,
+    session_done: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    capture_thread: Option<JoinHandle<Result<Ebpf>>>,
+    custom_threads: CustomThreads,
+    rescope_thread: Option<JoinHandle<()>>,
+    tracked: Option<Arc<Mutex<HashMap<MapData, u32, u8>>>>,
+    status_task: Option<tokio::task::JoinHandle<()>>,
+    docker: Option<DockerSide>,
+    actions: Option<docker::Actions>,
+    cri: Option<CriSide>,
+}
 
-    let status_task = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
-        tokio::spawn(status::status_line(
-            name.clone(),
-            path.clone(),
-            stats.clone(),
-        ))
-    });
+/// How a recording ended.
+pub struct Ended {
+    pub summary: WriteSummary,
+    pub stats: Arc<Stats>,
+    pub cpu: crate::stats::Cpu,
+    pub duration: Duration,
+    /// When the recording stopped (boot clock).
+    pub end_ts_nanos: u64,
+}
 
-    let docker = docker::start(
-        docker_client,
-        tx.clone(),
-        clock_offset,
-        args.sample_interval,
-    )
-    .await;
+impl Recording {
+    /// Phase 2: loads the probes, creates the session file and starts the threads. When a
+    /// step after the file's creation fails, what was started is torn down (the file
+    /// finished) before the error is returned.
+    pub async fn start(plan: &mut Plan) -> Result<Self> {
+        let probes = load_probes(&plan.args)?;
+        let writer = SessionWriter::create(&plan.path, &plan.info, plan.writer.clone())?;
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = sync_channel::<SessionMsg>(256);
+        let session_done = Arc::new(AtomicBool::new(false));
+        let session_thread = {
+            let (done, stats) = (session_done.clone(), stats.clone());
+            std::thread::Builder::new()
+                .name("session".into())
+                .spawn(move || {
+                    let r = SessionBuilder::new(writer, stats).run(rx);
+                    done.store(true, Ordering::Relaxed);
+                    r
+                })
+                .context("starting the session thread")?
+        };
+        let mut rec = Self {
+            name: plan.name.clone(),
+            path: plan.path.clone(),
+            started: Instant::now(),
+            keep: plan.args.keep,
+            stats,
+            tx: Some(tx),
+            session_thread: Some(session_thread),
+            session_done,
+            stop: Arc::new(AtomicBool::new(false)),
+            capture_thread: None,
+            custom_threads: CustomThreads::default(),
+            rescope_thread: None,
+            tracked: None,
+            status_task: None,
+            docker: None,
+            actions: plan.actions.take(),
+            cri: None,
+        };
+        if let Err(e) = rec.start_threads(plan, probes).await {
+            if let Err(t) = rec.teardown().await {
+                eprintln!("beefine-record: {t:#}");
+            }
+            return Err(e);
+        }
+        Ok(rec)
+    }
 
-    let cri = match cri_setup {
-        Some(c) => Some(
-            c.start(
+    /// Phase 2, once the file exists: seeds the session, starts capture, the custom probes,
+    /// the scope follower, the status line and the daemon side.
+    async fn start_threads(&mut self, plan: &mut Plan, mut p: Probes) -> Result<()> {
+        let tx = self.tx.clone().context("the session channel")?;
+        seed_session(&tx, &mut p)?;
+        let Probes {
+            ebpf,
+            links,
+            tracked,
+            seeds,
+            custom,
+            ..
+        } = p;
+        let capture = Capture::new(ebpf, links)?;
+        let capture_thread = {
+            let (tx, stop, stats) = (tx.clone(), self.stop.clone(), self.stats.clone());
+            std::thread::Builder::new()
+                .name("capture".into())
+                .spawn(move || capture::run(capture, tx, stop, stats))
+                .context("starting the capture thread")?
+        };
+        self.capture_thread = Some(capture_thread);
+        self.custom_threads =
+            probes::start_custom(custom, tx.clone(), self.stop.clone(), self.stats.clone());
+        let tracked = Arc::new(Mutex::new(tracked));
+        self.tracked = Some(tracked.clone());
+        if !plan.args.all {
+            let stop = self.stop.clone();
+            let me = std::process::id();
+            self.rescope_thread = Some(
+                std::thread::Builder::new()
+                    .name("scope".into())
+                    .spawn(move || scope::follow_new_stack_processes(&tracked, seeds, me, &stop))
+                    .context("starting the scope thread")?,
+            );
+        }
+        if !plan.args.quiet && std::io::stderr().is_terminal() {
+            self.status_task = Some(tokio::spawn(status::status_line(
+                self.name.clone(),
+                self.path.clone(),
+                self.stats.clone(),
+            )));
+        }
+        self.docker = Some(
+            docker::start(
+                plan.docker.take(),
                 tx.clone(),
-                clock_offset,
-                start_ts_nanos,
-                args.sample_interval,
+                plan.info.clock_offset_nanos,
+                plan.args.sample_interval,
             )
             .await,
-        ),
-        None => None,
-    };
-
-    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
-    let sleep_until = |d: Option<tokio::time::Instant>| async move {
-        match d {
-            Some(d) => tokio::time::sleep_until(d).await,
-            None => std::future::pending().await,
+        );
+        if let Some(cri) = plan.cri.take() {
+            self.cri = Some(
+                cri.start(
+                    tx,
+                    plan.info.clock_offset_nanos,
+                    plan.info.start_ts_nanos,
+                    plan.args.sample_interval,
+                )
+                .await,
+            );
         }
-    };
-    let watch_session = {
-        let done = session_done.clone();
-        async move {
+        Ok(())
+    }
+
+    /// Phase 3: the Docker actions, then the command (with --run the command is the
+    /// container's), until it ends (plus --grace), a signal, --duration, or the session
+    /// thread stopping. Returns the exit code to exit with (the command's, when there is
+    /// one).
+    pub async fn run(&mut self, plan: &mut Plan) -> Result<i32> {
+        let Plan {
+            args,
+            sigint,
+            sigterm,
+            ..
+        } = plan;
+        let args = &*args;
+        let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+        let sleep_until = |d: Option<tokio::time::Instant>| async move {
+            match d {
+                Some(d) => tokio::time::sleep_until(d).await,
+                None => std::future::pending().await,
+            }
+        };
+        let done = self.session_done.clone();
+        let watch_session = async move {
             while !done.load(Ordering::Relaxed) {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
+        };
+        let work = self.work(args);
+        let mut exit_code = 0;
+        tokio::select! {
+            r = work => {
+                if let Some(code) = r? {
+                    exit_code = code;
+                }
+                if !args.grace.is_zero() {
+                    tokio::select! {
+                        _ = tokio::time::sleep(args.grace) => {}
+                        _ = sigint.recv() => {}
+                        _ = sigterm.recv() => {}
+                    }
+                }
+            }
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+            () = sleep_until(deadline) => {}
+            () = watch_session => {}
         }
-    };
-    tokio::pin!(watch_session);
+        Ok(exit_code)
+    }
 
-    let mut exit_code = 0;
-    // What the recording waits for: the Docker actions, then the command (with --run the
-    // command is the container's), or a signal, or the clock.
-    let runs_container = args.run.is_some();
-    let work = async {
+    /// What the recording waits for: the Docker actions and the command. `None` when there
+    /// is neither (then it waits for a signal or the clock).
+    async fn work(&self, args: &RecordArgs) -> Result<Option<i32>> {
         let mut code = None;
-        if let Some(actions) = &docker_actions {
-            code = Some(actions.perform(&docker, &args.command).await?);
+        if let (Some(actions), Some(docker)) = (&self.actions, &self.docker) {
+            code = Some(actions.perform(docker, &args.command).await?);
         }
-        if let Some(pod) = cri.as_ref().map(|c| c.perform()) {
+        if let Some(pod) = self.cri.as_ref().map(CriSide::perform) {
             code = pod.await.transpose()?.or(code);
         }
-        if !args.command.is_empty() && !runs_container {
-            let (mut child, gate) = gate::spawn(&args.command)?;
+        if !args.command.is_empty() && args.run.is_none() {
+            let run_as = if args.as_user {
+                ownership::sudo_owner()
+            } else {
+                None
+            };
+            let (mut child, gate) = gate::spawn(&args.command, run_as)?;
             let pid = child
                 .id()
                 .ok_or_else(|| anyhow!("the command exited at once"))?;
-            tracked
+            self.tracked
+                .as_ref()
+                .context("the tracked-process map")?
                 .lock()
                 .map_err(|_| anyhow!("the tracked-process map is poisoned"))?
                 .insert(pid, 1, 0)
                 .context("tracking the command")?;
-            tx.send(SessionMsg::Command { pid })?;
+            self.tx
+                .as_ref()
+                .context("the session channel")?
+                .send(SessionMsg::Command { pid })?;
             gate.release()?;
             let status = child.wait().await?;
             use std::os::unix::process::ExitStatusExt;
@@ -294,92 +500,127 @@ pub async fn record(args: RecordArgs) -> Result<i32> {
             );
         }
         match code {
-            Some(c) => Ok::<_, anyhow::Error>(Some(c)),
+            Some(c) => Ok(Some(c)),
             None => std::future::pending().await,
         }
-    };
-    tokio::select! {
-        r = work => {
-            if let Some(code) = r? {
-                exit_code = code;
-            }
-            if !args.grace.is_zero() {
-                tokio::select! {
-                    _ = tokio::time::sleep(args.grace) => {}
-                    _ = sigint.recv() => {}
-                    _ = sigterm.recv() => {}
-                }
+    }
+
+    /// Phase 4, always: removes what the recording created in the daemon (unless --keep),
+    /// stops the daemon side, the probes and the threads, and finishes the session file.
+    pub async fn teardown(mut self) -> Result<Ended> {
+        if let (Some(actions), Some(docker)) = (&self.actions, &self.docker)
+            && !self.keep
+        {
+            actions.cleanup(docker).await;
+        }
+        if let Some(c) = &self.cri
+            && let Err(e) = c.cleanup(self.keep).await
+        {
+            eprintln!("beefine-record: removing the pod: {e:#}");
+        }
+        if let Some(t) = self.status_task.take() {
+            t.abort();
+            status::clear_line();
+        }
+        let end_ts_nanos = boot_nanos();
+        if let Some(d) = self.docker.take() {
+            d.stop().await;
+        }
+        if let Some(c) = self.cri.take() {
+            c.stop().await;
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        let mut failures: Vec<anyhow::Error> = Vec::new();
+        if let Some(t) = self.capture_thread.take() {
+            match t.join() {
+                Ok(Ok(ebpf)) => drop(ebpf),
+                Ok(Err(e)) => failures.push(e.context("capturing")),
+                Err(_) => failures.push(anyhow!("the capture thread panicked")),
             }
         }
-        _ = sigint.recv() => {}
-        _ = sigterm.recv() => {}
-        () = sleep_until(deadline) => {}
-        () = &mut watch_session => {}
+        probes::join_custom(std::mem::take(&mut self.custom_threads));
+        if let Some(t) = self.rescope_thread.take() {
+            let _ = t.join();
+        }
+        drop(self.tracked.take());
+        let cpu = crate::stats::own_cpu();
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.send(SessionMsg::Meta {
+                key: "recorder_cpu_user_nanos",
+                value: cpu.user_nanos.to_string(),
+            });
+            let _ = tx.send(SessionMsg::Meta {
+                key: "recorder_cpu_sys_nanos",
+                value: cpu.sys_nanos.to_string(),
+            });
+            let _ = tx.send(SessionMsg::Finish { end_ts_nanos });
+        }
+        let summary = self
+            .session_thread
+            .take()
+            .context("the session thread")?
+            .join()
+            .map_err(|_| anyhow!("the session thread panicked"))?
+            .with_context(|| {
+                format!(
+                    "recording into {} stopped (what was committed stays readable)",
+                    self.path.display()
+                )
+            })?;
+        if let Some(e) = failures.pop() {
+            return Err(e);
+        }
+        Ok(Ended {
+            summary,
+            stats: self.stats.clone(),
+            cpu,
+            duration: self.started.elapsed(),
+            end_ts_nanos,
+        })
     }
-    if let Some(actions) = &docker_actions
-        && !args.keep
-    {
-        actions.cleanup(&docker).await;
+}
+
+/// Records; returns the exit code to exit with (the command's, when there is one).
+pub async fn record(args: RecordArgs) -> Result<i32> {
+    if args.cleanup {
+        return cleanup_only().await;
     }
-    if let Some(c) = &cri
-        && let Err(e) = c.cleanup(args.keep).await
-    {
-        eprintln!("beefine-record: removing the pod: {e:#}");
-    }
-    if let Some(t) = status_task {
-        t.abort();
-        status::clear_line();
-    }
-    let end_ts_nanos = boot_nanos();
-    docker.stop().await;
-    if let Some(c) = cri {
-        c.stop().await;
-    }
-    stop.store(true, Ordering::Relaxed);
-    let ebpf = capture_thread
-        .join()
-        .map_err(|_| anyhow!("the capture thread panicked"))??;
-    probes::join_custom(custom_threads);
-    if let Some(Ok(t)) = rescope_thread {
-        let _ = t.join();
-    }
-    drop(ebpf);
-    drop(tracked);
-    let cpu = crate::stats::own_cpu();
-    let _ = tx.send(SessionMsg::Meta {
-        key: "recorder_cpu_user_nanos",
-        value: cpu.user_nanos.to_string(),
-    });
-    let _ = tx.send(SessionMsg::Meta {
-        key: "recorder_cpu_sys_nanos",
-        value: cpu.sys_nanos.to_string(),
-    });
-    let _ = tx.send(SessionMsg::Finish { end_ts_nanos });
-    drop(tx);
-    let summary = session_thread
-        .join()
-        .map_err(|_| anyhow!("the session thread panicked"))?
-        .with_context(|| {
-            format!(
-                "recording into {} stopped (what was committed stays readable)",
-                path.display()
-            )
-        })?;
-    ownership::hand_over(&path)?;
+    let mut plan = Plan::new(args).await?;
+    let mut recording = Recording::start(&mut plan).await?;
+    let run = recording.run(&mut plan).await;
+    let ended = recording.teardown().await;
+    // A failure of the work is reported first; the file was finished all the same.
+    let code = run?;
+    let ended = ended?;
     eprint!(
         "{}",
         status::summary(
-            &path,
-            started.elapsed(),
+            &plan.path,
+            ended.duration,
             beefine_schema::format::session_span(
-                start_ts_nanos,
-                Some(end_ts_nanos),
-                summary.events_span
+                plan.info.start_ts_nanos,
+                Some(ended.end_ts_nanos),
+                ended.summary.events_span
             ),
-            &summary,
-            &stats,
-            cpu
+            &ended.summary,
+            &ended.stats,
+            ended.cpu
         )
     );
-    Ok(exit_code)
+    Ok(code)
+}
+
+/// `beefine-record --cleanup`: removes the containers killed recorders left, and stops.
+async fn cleanup_only() -> Result<i32> {
+    let docker = docker::connect_early()
+        .await
+        .context("--cleanup needs the Docker daemon")?;
+    let removed = docker::cleanup_left_containers(&docker, true).await?;
+    if removed.is_empty() {
+        eprintln!("beefine-record: no container left by a recording");
+    }
+    for (id, session) in removed {
+        eprintln!("beefine-record: removed container {id} of recording {session}");
+    }
+    Ok(0)
 }

@@ -103,6 +103,12 @@ pub fn summary(
     if malformed > 0 {
         out.push_str(&format!("  malformed records: {malformed}\n"));
     }
+    if !s.self_contained {
+        out.push_str(
+            "  a reader kept an old snapshot of the file open to the end: its last commits are \
+             still in the -wal beside it (the next viewer to open it folds them in)\n",
+        );
+    }
     out.push_str(&format!(
         "  open it with: beefine-view {}\n",
         path.display()

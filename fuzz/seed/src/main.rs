@@ -44,65 +44,77 @@ fn main() -> Result<(), Box<dyn Error>> {
         let mut as_input = vec![0u8];
         as_input.extend(fs::read(&session)?);
         fs::write(corpus.join("session").join(&stem), as_input)?;
-        // Only sound sessions are read further (hostile ones hold SQL of their own).
-        let Ok(sound) = beefine_schema::Session::open(&session) else {
-            continue;
-        };
-        for p in sound.probes()?.into_iter().filter(|p| !p.btf.is_empty()) {
-            let mut input = 64u16.to_le_bytes().to_vec();
-            input.extend([0u8; 64]);
-            input.extend(&p.btf);
-            fs::write(
-                corpus.join("btf").join(format!("{stem}-{}", p.probe_id)),
-                input,
-            )?;
-        }
-        drop(sound);
-        let db = Connection::open_with_flags(&session, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        let version: String = db.query_row(
-            "SELECT value FROM meta WHERE key = 'format_version'",
-            [],
-            |r| r.get(0),
-        )?;
-        let layout = ChunkLayout::for_format(version.parse()?).ok_or("an unknown format")?;
-        let mut stmt =
-            db.prepare("SELECT chunk_seq, raw_len, body FROM chunks ORDER BY chunk_seq")?;
-        // Rows up to the first that cannot be read (a damaged file's).
-        let chunks: Vec<(i64, i64, Vec<u8>)> = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Vec<u8>>(2)?,
-                ))
-            })?
-            .map_while(Result::ok)
-            .collect();
-        let mut encoder = ChunkEncoder::new(3)?;
-        for (seq, raw_len, body) in chunks {
-            let raw_len = u64::try_from(raw_len)?;
-            // Damaged chunks (the hostile sessions have some) are seeds as stored only.
-            if write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body).is_err() {
-                continue;
-            }
-            seeds += 1;
-            let Ok(events) = decode_chunk(&body, raw_len, layout) else {
-                continue;
-            };
-            for n in [1, 4, 32, 256] {
-                if n < events.len() {
-                    let small = encoder.encode(&events[..n])?;
-                    write_seed(
-                        &corpus,
-                        &format!("{stem}-{seq}-first{n}"),
-                        small.raw_len as u64,
-                        &small.body,
-                    )?;
-                    seeds += 1;
-                }
-            }
+        // Only sound sessions are read further (hostile ones hold SQL of their own); what a
+        // damaged one does not give is skipped.
+        match seed_from(&corpus, &session, &stem) {
+            Ok(n) => seeds += n,
+            Err(e) => eprintln!("{stem}: seeded from the whole file only ({e})"),
         }
     }
     println!("{seeds} seeds per target in {}", corpus.display());
     Ok(())
+}
+
+/// Seeds from a sound session's probes and chunks; returns how many.
+fn seed_from(corpus: &Path, session: &Path, stem: &str) -> Result<usize, Box<dyn Error>> {
+    let mut seeds = 0;
+    // Only sound sessions are read further (hostile ones hold SQL of their own).
+    let sound = beefine_schema::Session::open(session)?;
+    if sound.journal() == &beefine_schema::Journal::Salvaged {
+        return Ok(0);
+    }
+    for p in sound.probes()?.into_iter().filter(|p| !p.btf.is_empty()) {
+        let mut input = 64u16.to_le_bytes().to_vec();
+        input.extend([0u8; 64]);
+        input.extend(&p.btf);
+        fs::write(
+            corpus.join("btf").join(format!("{stem}-{}", p.probe_id)),
+            input,
+        )?;
+    }
+    drop(sound);
+    let db = Connection::open_with_flags(session, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let version: String = db.query_row(
+        "SELECT value FROM meta WHERE key = 'format_version'",
+        [],
+        |r| r.get(0),
+    )?;
+    let layout = ChunkLayout::for_format(version.parse()?).ok_or("an unknown format")?;
+    let mut stmt = db.prepare("SELECT chunk_seq, raw_len, body FROM chunks ORDER BY chunk_seq")?;
+    // Rows up to the first that cannot be read (a damaged file's).
+    let chunks: Vec<(i64, i64, Vec<u8>)> = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .map_while(Result::ok)
+        .collect();
+    let mut encoder = ChunkEncoder::new(3)?;
+    for (seq, raw_len, body) in chunks {
+        let raw_len = u64::try_from(raw_len)?;
+        // Damaged chunks (the hostile sessions have some) are seeds as stored only.
+        if write_seed(&corpus, &format!("{stem}-{seq}"), raw_len, &body).is_err() {
+            continue;
+        }
+        seeds += 1;
+        let Ok(events) = decode_chunk(&body, raw_len, layout) else {
+            continue;
+        };
+        for n in [1, 4, 32, 256] {
+            if n < events.len() {
+                let small = encoder.encode(&events[..n])?;
+                write_seed(
+                    &corpus,
+                    &format!("{stem}-{seq}-first{n}"),
+                    small.raw_len as u64,
+                    &small.body,
+                )?;
+                seeds += 1;
+            }
+        }
+    }
+    Ok(seeds)
 }
