@@ -5,7 +5,7 @@ use beefine_schema::FileIoSummary;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
@@ -49,6 +49,52 @@ impl Capture {
     }
 }
 
+/// Every counter the probes keep, each a loss of its own source.
+const COUNTERS: [Counter; COUNTER_COUNT as usize] = [
+    Counter::RingbufFull,
+    Counter::FileioFull,
+    Counter::InflightFull,
+];
+
+/// What a kernel counter counts, as a loss.
+fn source_of(counter: Counter) -> LossSource {
+    match counter {
+        Counter::RingbufFull => LossSource::RingBuffer,
+        Counter::FileioFull => LossSource::FileIoTable,
+        Counter::InflightFull => LossSource::InflightTable,
+    }
+}
+
+/// A wait on the session writer's queue longer than this is recorded as a span in which the
+/// recorder fell behind.
+const SLOW_SEND: Duration = Duration::from_millis(20);
+
+/// Sends to the session thread; when its queue is full, waits, and records the wait as a
+/// loss span of source `recorder` (the kernel counts what it could not hold meanwhile).
+pub(crate) fn send_or_wait(tx: &SyncSender<SessionMsg>, msg: SessionMsg, stats: &Stats) {
+    match tx.try_send(msg) {
+        Ok(()) => {}
+        Err(TrySendError::Disconnected(_)) => {}
+        Err(TrySendError::Full(msg)) => {
+            let from = boot_nanos();
+            let waited = Instant::now();
+            if tx.send(msg).is_err() {
+                return;
+            }
+            if waited.elapsed() >= SLOW_SEND {
+                stats.stalls.fetch_add(1, Ordering::Relaxed);
+                let _ = tx.send(SessionMsg::Loss(beefine_schema::Loss {
+                    ts_nanos: from,
+                    until_ts_nanos: boot_nanos(),
+                    source: LossSource::Recorder,
+                    cpu: 0,
+                    count: 0,
+                }));
+            }
+        }
+    }
+}
+
 /// Per-CPU counter values seen last, to turn totals into loss records.
 #[derive(Default)]
 struct LossCounter {
@@ -60,11 +106,9 @@ impl LossCounter {
     fn poll(&mut self, counters: &PerCpuArray<MapData, u64>) -> Vec<(Counter, u32, u64)> {
         let mut out = Vec::new();
         self.seen.resize(COUNTER_COUNT as usize, Vec::new());
-        for (index, counter) in [Counter::RingbufFull, Counter::FileioFull]
-            .into_iter()
-            .enumerate()
-        {
-            let Ok(values) = counters.get(&(index as u32), 0) else {
+        for counter in COUNTERS {
+            let index = counter as usize;
+            let Ok(values) = counters.get(&(counter as u32), 0) else {
                 continue;
             };
             let seen = &mut self.seen[index];
@@ -87,6 +131,8 @@ struct Worker {
     strings: Interner,
     batch: Vec<Event>,
     losses: LossCounter,
+    /// Malformed records since the last loss poll.
+    malformed: u64,
 }
 
 impl Worker {
@@ -94,8 +140,8 @@ impl Worker {
         if !self.batch.is_empty() {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             // A full channel blocks here: the ring buffer then fills and the kernel counts
-            // what it cannot store, so nothing is lost silently.
-            let _ = self.tx.send(SessionMsg::Events(batch));
+            // what it cannot store; the wait itself is recorded as a span.
+            send_or_wait(&self.tx, SessionMsg::Events(batch), &self.stats);
         }
     }
 
@@ -113,6 +159,7 @@ impl Worker {
                 Err(_) => {
                     drop(item);
                     self.stats.malformed.fetch_add(1, Ordering::Relaxed);
+                    self.malformed += 1;
                 }
             }
             if self.batch.len() >= BATCH {
@@ -124,11 +171,20 @@ impl Worker {
 
     fn poll_losses(&mut self) {
         let now = boot_nanos();
-        for (counter, cpu, count) in self.losses.poll(&self.capture.counters) {
-            let source = match counter {
-                Counter::RingbufFull => LossSource::RingBuffer,
-                Counter::FileioFull | Counter::InflightFull => LossSource::Recorder,
-            };
+        let mut found: Vec<(LossSource, u32, u64)> = self
+            .losses
+            .poll(&self.capture.counters)
+            .into_iter()
+            .map(|(counter, cpu, count)| (source_of(counter), cpu, count))
+            .collect();
+        if self.malformed > 0 {
+            found.push((
+                LossSource::Malformed,
+                0,
+                std::mem::take(&mut self.malformed),
+            ));
+        }
+        for (source, cpu, count) in found {
             self.stats.lost.fetch_add(count, Ordering::Relaxed);
             let _ = self.tx.send(SessionMsg::Loss(beefine_schema::Loss {
                 ts_nanos: now,
@@ -190,6 +246,7 @@ pub fn run(
         strings: Interner::default(),
         batch: Vec::with_capacity(BATCH),
         losses: LossCounter::default(),
+        malformed: 0,
     };
     let mut last_losses = Instant::now();
     let mut last_sweep = Instant::now();

@@ -430,6 +430,7 @@ impl Sink {
             }
         };
         if bytes.len() > MAX_RECORD_BYTES {
+            // Kept, cut to the longest record stored.
             self.stats.malformed.fetch_add(1, Ordering::Relaxed);
         }
         self.batch.push(Event {
@@ -467,7 +468,7 @@ impl Sink {
     fn send(&mut self) {
         if !self.batch.is_empty() {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
-            let _ = self.tx.send(SessionMsg::Events(batch));
+            crate::capture::send_or_wait(&self.tx, SessionMsg::Events(batch), &self.stats);
         }
     }
 }

@@ -6,10 +6,12 @@ use std::sync::atomic::AtomicU64;
 pub struct Stats {
     /// Events handed to the writer.
     pub events: AtomicU64,
-    /// Events lost (kernel ring buffer full, tables full).
+    /// Events lost (kernel ring buffer full, tables full, malformed records).
     pub lost: AtomicU64,
-    /// Records that did not parse (never expected; counted, not dropped silently).
+    /// Records that did not parse (never expected; counted, and recorded as losses).
     pub malformed: AtomicU64,
+    /// Times the capture waited on a full queue to the session writer.
+    pub stalls: AtomicU64,
     /// Containers seen.
     pub containers: AtomicU64,
 }

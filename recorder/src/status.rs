@@ -101,7 +101,15 @@ pub fn summary(
     ));
     let malformed = stats.malformed.load(Ordering::Relaxed);
     if malformed > 0 {
-        out.push_str(&format!("  malformed records: {malformed}\n"));
+        out.push_str(&format!(
+            "  malformed records: {malformed} (in the losses table as malformed)\n"
+        ));
+    }
+    let stalls = stats.stalls.load(Ordering::Relaxed);
+    if stalls > 0 {
+        out.push_str(&format!(
+            "  the recorder fell behind its writer {stalls} time(s) (spans of source recorder)\n"
+        ));
     }
     if !s.self_contained {
         out.push_str(

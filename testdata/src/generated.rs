@@ -113,11 +113,7 @@ impl FieldSource for Plausible {
     }
 
     fn loss_source(&mut self, _field: &FieldDesc) -> LossSource {
-        [
-            LossSource::RingBuffer,
-            LossSource::Recorder,
-            LossSource::Docker,
-        ][self.rng.below(3) as usize]
+        LossSource::ALL[self.rng.below(LossSource::ALL.len() as u64) as usize]
     }
 }
 

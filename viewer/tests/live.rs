@@ -141,3 +141,55 @@ fn a_live_session_is_followed_and_reloaded_when_finished() {
     assert_eq!(v.session.store.len(), 1_000);
     assert_eq!(v.time.cursor(), before.0);
 }
+
+#[test]
+fn events_alike_in_one_nanosecond_are_neither_dropped_nor_doubled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("alike.beefine");
+    let mut w = SessionWriter::create(
+        &path,
+        &info(),
+        WriterOptions {
+            chunk_events: 1_000,
+            ..WriterOptions::default()
+        },
+    )
+    .unwrap();
+    let mut generator = Generator::new(6);
+    // Daemon-side events (pid 0) that share a nanosecond, in successive commits: the old
+    // (time, pid, kind) rule took every one after the first for a copy.
+    let template = events(1, &mut generator).remove(0).data;
+    let ts = 1_000_000_500;
+    let mut pushed = 0;
+    for _ in 0..3 {
+        w.push(Event::untasked(ts, template.clone())).unwrap();
+        pushed += 1;
+    }
+    w.commit().unwrap();
+    let mut h = open(&path);
+    wait_for(&mut h, "the first load", |app| app.viewer().is_some());
+    for round in 0..5 {
+        for _ in 0..4 {
+            w.push(Event::untasked(ts, template.clone())).unwrap();
+            pushed += 1;
+        }
+        for e in events(50, &mut generator) {
+            w.push(e).unwrap();
+            pushed += 1;
+        }
+        w.commit().unwrap();
+        wait_for(&mut h, &format!("round {round}"), |app| {
+            app.viewer().unwrap().session.store.len() == pushed
+        });
+    }
+    // Nothing more arrives than was written.
+    std::thread::sleep(Duration::from_millis(300));
+    h.step();
+    assert_eq!(h.state().viewer().unwrap().session.store.len(), pushed);
+    w.finish(None).unwrap();
+    wait_for(&mut h, "the reload", |app| {
+        app.viewer()
+            .is_some_and(|v| v.session.status == Status::Complete)
+    });
+    assert_eq!(h.state().viewer().unwrap().session.store.len(), pushed);
+}

@@ -199,27 +199,47 @@ impl<S> SockAddr<S> {
 /// Where lost events were lost.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum LossSource {
-    /// The kernel could not reserve space in the ring buffer.
+    /// The kernel could not reserve space in the ring buffer: `count` events were lost.
     RingBuffer,
-    /// The recorder's own queue to the writer was full.
+    /// The recorder fell behind: its queue to the session writer was full from `ts` to
+    /// `until` and the capture waited (`count` is 0; what the kernel could not hold
+    /// meanwhile is counted as `RingBuffer`).
     Recorder,
     /// The Docker daemon was unreachable; `count` is 0 and the loss is a time span.
     Docker,
+    /// The kernel's table of syscalls in flight was full: `count` syscalls were not
+    /// recorded (their entry had nowhere to wait for their exit).
+    InflightTable,
+    /// The kernel's table of per-file I/O summaries was full: `count` reads or writes were
+    /// not summed into any summary.
+    FileIoTable,
+    /// `count` records from the kernel did not parse (a probe and the recorder disagree).
+    Malformed,
 }
 
 impl LossSource {
+    pub const ALL: [LossSource; 6] = [
+        Self::RingBuffer,
+        Self::Recorder,
+        Self::Docker,
+        Self::InflightTable,
+        Self::FileIoTable,
+        Self::Malformed,
+    ];
+
     pub const fn name(self) -> &'static str {
         match self {
             Self::RingBuffer => "ring_buffer",
             Self::Recorder => "recorder",
             Self::Docker => "docker",
+            Self::InflightTable => "inflight_table",
+            Self::FileIoTable => "fileio_table",
+            Self::Malformed => "malformed",
         }
     }
 
     pub fn from_name(name: &str) -> Option<Self> {
-        [Self::RingBuffer, Self::Recorder, Self::Docker]
-            .into_iter()
-            .find(|s| s.name() == name)
+        Self::ALL.into_iter().find(|s| s.name() == name)
     }
 }
 

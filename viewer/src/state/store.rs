@@ -312,15 +312,13 @@ impl Store {
     }
 
     /// Adds events that may be older than the newest ones held (a live session's chunks
-    /// overlap a little in time), skipping exact copies of events already held. Returns the
-    /// position from which the store changed: `len()` before the call when everything was
-    /// appended at the end.
+    /// overlap a little in time). Every event is kept: the live tail hands each chunk over
+    /// once, by its sequence number, so events that look alike (two daemon events in one
+    /// nanosecond) are distinct events. Returns the position from which the store changed:
+    /// `len()` before the call when everything was appended at the end.
     pub fn insert_events(&mut self, mut events: Vec<Event>, containers: &ContainerIndex) -> usize {
         events.sort_by_key(|e| e.header.ts_nanos);
         let old_len = self.len();
-        let newest = self.ts.last().copied().unwrap_or(0);
-        // Copies of held events (a chunk read twice across a reload) are dropped.
-        events.retain(|e| e.header.ts_nanos > newest || !self.holds(e));
         let Some(first_ts) = events.first().map(|e| e.header.ts_nanos) else {
             return old_len;
         };
@@ -342,15 +340,6 @@ impl Store {
             self.push(e, containers);
         }
         at
-    }
-
-    /// Whether an event with the same time, task and kind is held.
-    fn holds(&self, e: &Event) -> bool {
-        let lo = self.lower_bound(e.header.ts_nanos);
-        let hi = self.upper_bound(e.header.ts_nanos);
-        (lo..hi).any(|i| {
-            self.contexts[self.ctx[i] as usize].pid == e.header.pid && self.kind[i] == e.kind()
-        })
     }
 
     fn truncate(&mut self, len: usize) {
@@ -539,20 +528,27 @@ mod tests {
     }
 
     #[test]
-    fn late_events_are_merged_and_copies_dropped() {
+    fn late_events_are_merged_and_look_alikes_kept() {
         let events = Generator::new(4).take(1_000);
         let containers = ContainerIndex::default();
         let mut store = Store::default();
         for e in &events[..600] {
             store.push(e, &containers);
         }
-        // A poll that returns a hundred held events again, then new ones.
-        let changed_from = store.insert_events(events[500..].to_vec(), &containers);
+        let changed_from = store.insert_events(events[600..].to_vec(), &containers);
         assert_eq!(
             changed_from, 600,
             "everything after the newest held is appended"
         );
         assert_eq!(store.len(), 1_000);
+        // Untasked events of one nanosecond (daemon events, samples) are all kept.
+        let ts = store.ts().last().copied().unwrap();
+        let alike: Vec<Event> = (0..3)
+            .map(|_| Event::untasked(ts, events[0].data.clone()))
+            .collect();
+        store.insert_events(alike.clone(), &containers);
+        store.insert_events(alike, &containers);
+        assert_eq!(store.len(), 1_006);
         let mut store2 = Store::default();
         for (i, e) in events.iter().enumerate() {
             if i % 2 == 0 || i < 300 {
