@@ -71,6 +71,31 @@ struct xdp_md {
 	__u32 egress_ifindex;
 };
 
+/* The start of the UAPI struct __sk_buff (linux/bpf.h), up to data_end: a context the
+ * verifier rewrites, so the offsets are the ABI's, not CO-RE's. */
+struct __sk_buff {
+	__u32 len;
+	__u32 pkt_type;
+	__u32 mark;
+	__u32 queue_mapping;
+	__u32 protocol;
+	__u32 vlan_present;
+	__u32 vlan_tci;
+	__u32 vlan_proto;
+	__u32 priority;
+	__u32 ingress_ifindex;
+	__u32 ifindex;
+	__u32 tc_index;
+	__u32 cb[5];
+	__u32 hash;
+	__u32 tc_classid;
+	__u32 data;
+	__u32 data_end;
+};
+
+/* tc verdicts: let the packet go on (the tcx chain runs the next program). */
+#define TC_ACT_UNSPEC (-1)
+
 #pragma clang attribute push(__attribute__((preserve_access_index)), apply_to = record)
 
 struct ns_common {

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (MIT OR Apache-2.0)
 /*
  * Beefine's built-in probes: tracepoints for processes, namespaces, mounts, files,
- * cgroups and sockets, and an XDP packet summary. Records are defined in beefine_abi.h.
+ * cgroups and sockets, and a packet summary (tc ingress, through tcx). Records are
+ * defined in beefine_abi.h.
  *
  * Scope: a task is recorded when its thread group is in `tracked` (seeded by the recorder
  * from /proc, extended here on fork) or when `bf_trace_all` is set; the recorder itself
@@ -290,7 +291,12 @@ int on_tcp_state(struct trace_event_raw_inet_sock_set_state *ctx)
 	return 0;
 }
 
-/* ---- XDP ----------------------------------------------------------------------------- */
+/* ---- Packets (tc classifier on ingress, attached through tcx) ------------------------ */
+/*
+ * tcx (kernel >= 6.6) lets several programs attach to one interface, each in its own link,
+ * so that two recordings at once both see every packet; XDP in generic mode allows one per
+ * interface. Every packet is passed on unchanged (TC_ACT_UNSPEC: the next program decides).
+ */
 
 struct ethhdr_min {
 	__u8 dst[6];
@@ -298,14 +304,14 @@ struct ethhdr_min {
 	__be16 proto;
 } __attribute__((packed));
 
-SEC("xdp")
-int on_packet(struct xdp_md *ctx)
+SEC("classifier")
+int on_packet(struct __sk_buff *skb)
 {
-	void *data = (void *)(long)ctx->data;
-	void *end = (void *)(long)ctx->data_end;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
 	struct ethhdr_min *eth = data;
 	if ((void *)(eth + 1) > end)
-		return XDP_PASS;
+		return TC_ACT_UNSPEC;
 	__u16 proto = bpf_ntohs(eth->proto);
 	__u8 *l3 = (void *)(eth + 1);
 	__u8 ip_version, l4_proto;
@@ -313,7 +319,7 @@ int on_packet(struct xdp_md *ctx)
 	__u8 saddr[16] = {}, daddr[16] = {};
 	if (proto == 0x0800) {
 		if ((void *)(l3 + 20) > end)
-			return XDP_PASS;
+			return TC_ACT_UNSPEC;
 		ip_version = 4;
 		l4_proto = l3[9];
 		l4_off = (l3[0] & 0xF) * 4;
@@ -321,42 +327,42 @@ int on_packet(struct xdp_md *ctx)
 		__builtin_memcpy(daddr, l3 + 16, 4);
 	} else if (proto == 0x86DD) {
 		if ((void *)(l3 + 40) > end)
-			return XDP_PASS;
+			return TC_ACT_UNSPEC;
 		ip_version = 6;
 		l4_proto = l3[6];
 		l4_off = 40;
 		__builtin_memcpy(saddr, l3 + 8, 16);
 		__builtin_memcpy(daddr, l3 + 24, 16);
 	} else {
-		return XDP_PASS;
+		return TC_ACT_UNSPEC;
 	}
 	if (l4_off < 20 || l4_off > 60)
-		return XDP_PASS;
+		return TC_ACT_UNSPEC;
 	__u8 *l4 = l3 + l4_off;
 	__u16 sport = 0, dport = 0;
 	__u32 payload_off = 0;
 	if (l4_proto == 6) {
 		if ((void *)(l4 + 20) > end)
-			return XDP_PASS;
+			return TC_ACT_UNSPEC;
 		sport = *(__u16 *)l4;
 		dport = *(__u16 *)(l4 + 2);
 		payload_off = ((l4[12] >> 4) & 0xF) * 4;
 	} else if (l4_proto == 17) {
 		if ((void *)(l4 + 8) > end)
-			return XDP_PASS;
+			return TC_ACT_UNSPEC;
 		sport = *(__u16 *)l4;
 		dport = *(__u16 *)(l4 + 2);
 		payload_off = 8;
 	}
 	struct bf_packet *rec = reserve(sizeof(*rec));
 	if (!rec)
-		return XDP_PASS;
+		return TC_ACT_UNSPEC;
 	__builtin_memset(&rec->h, 0, sizeof(rec->h));
 	rec->h.ts_nanos = bpf_ktime_get_boot_ns();
 	rec->h.kind = BF_PACKET;
 	rec->h.len = sizeof(*rec);
-	rec->ifindex = ctx->ingress_ifindex;
-	rec->len = end - data;
+	rec->ifindex = skb->ingress_ifindex;
+	rec->len = skb->len;
 	rec->sport = sport;
 	rec->dport = dport;
 	rec->protocol = l4_proto;
@@ -371,9 +377,10 @@ int on_packet(struct xdp_md *ctx)
 		__u32 avail = rec->len > off ? rec->len - off : 0;
 		if (avail > BF_PAYLOAD_LEN)
 			avail = BF_PAYLOAD_LEN;
-		if (avail > 0 && bpf_xdp_load_bytes(ctx, off, rec->payload, avail) == 0)
+		/* The payload may be past the linear part of the buffer: copied, not read. */
+		if (avail > 0 && bpf_skb_load_bytes(skb, off, rec->payload, avail) == 0)
 			rec->payload_len = avail;
 	}
 	bpf_ringbuf_submit(rec, wakeup_flags());
-	return XDP_PASS;
+	return TC_ACT_UNSPEC;
 }

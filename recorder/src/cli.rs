@@ -98,7 +98,8 @@ pub struct RecordArgs {
     /// Record every process on the machine, not only the container stack.
     #[arg(long)]
     pub all: bool,
-    /// Interface for XDP packet summaries (repeatable). Default: lo and docker0.
+    /// Interface for packet summaries (repeatable; a tc classifier on its ingress, which
+    /// other recordings can share). Default: lo and docker0.
     #[arg(long = "iface", value_name = "IF")]
     pub ifaces: Vec<String>,
     /// Record no packets.

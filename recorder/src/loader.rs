@@ -3,18 +3,29 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use aya::programs::raw_trace_point::RawTracePointLink;
+use aya::programs::tc::{SchedClassifierLink, TcAttachOptions};
 use aya::programs::trace_point::TracePointLink;
 use aya::programs::xdp::XdpLink;
-use aya::programs::{ProgramError, RawTracePoint, TracePoint, Xdp, XdpMode};
+use aya::programs::{
+    LinkOrder, ProgramError, RawTracePoint, SchedClassifier, TcAttachType, TracePoint, Xdp, XdpMode,
+};
 use aya::{Ebpf, EbpfLoader, VerifierLogLevel};
 use object::{Object, ObjectSection, ObjectSymbol, SymbolKind};
 
 /// Where a program attaches, from its section name.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum AttachPoint {
-    TracePoint { category: String, name: String },
-    RawTracePoint { name: String },
+    TracePoint {
+        category: String,
+        name: String,
+    },
+    RawTracePoint {
+        name: String,
+    },
     Xdp,
+    /// A tc classifier on each interface's ingress, attached through tcx: several programs
+    /// (several recordings) share an interface, each with a link of its own.
+    TcIngress,
 }
 
 impl AttachPoint {
@@ -33,6 +44,7 @@ impl AttachPoint {
                 Some(Self::RawTracePoint { name: rest.into() })
             }
             "xdp" | "xdp.frags" => Some(Self::Xdp),
+            "classifier" | "tc" | "tcx/ingress" => Some(Self::TcIngress),
             _ => None,
         }
     }
@@ -79,7 +91,7 @@ pub fn program_sections(elf: &[u8]) -> Result<Vec<ProgramSection>> {
 /// What a loader attaches to.
 #[derive(Clone, Debug, Default)]
 pub struct AttachOptions {
-    /// Interfaces for XDP programs (generic mode).
+    /// Interfaces for packet programs (XDP in generic mode, tc classifiers through tcx).
     pub interfaces: Vec<String>,
 }
 
@@ -87,7 +99,7 @@ pub struct AttachOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attached {
     pub program: String,
-    /// `tracepoint/syscalls/sys_enter_mount`, `xdp/lo`, …
+    /// `tracepoint/syscalls/sys_enter_mount`, `tcx/ingress/lo`, `xdp/lo`, …
     pub attach_point: String,
 }
 
@@ -139,6 +151,7 @@ pub enum Link {
     TracePoint(TracePointLink),
     RawTracePoint(RawTracePointLink),
     Xdp(XdpLink),
+    Tc(SchedClassifierLink),
 }
 
 /// Attachments of a set of programs.
@@ -175,7 +188,7 @@ pub fn attach_all(
         let point = AttachPoint::from_section(&ps.section).ok_or_else(|| {
             anyhow!(
                 "{label}: program {} is in section {:?}, which Beefine cannot attach on this \
-                 kernel (supported: tracepoint/CAT/NAME, raw_tracepoint/NAME, xdp)",
+                 kernel (supported: tracepoint/CAT/NAME, raw_tracepoint/NAME, xdp, classifier)",
                 ps.name,
                 ps.section
             )
@@ -250,11 +263,37 @@ pub fn attach_all(
                     });
                 }
             }
+            AttachPoint::TcIngress => {
+                let p: &mut SchedClassifier = program.try_into()?;
+                p.load().map_err(load_err)?;
+                for iface in &opts.interfaces {
+                    let id = p
+                        .attach_with_options(
+                            iface,
+                            TcAttachType::Ingress,
+                            TcAttachOptions::TcxOrder(LinkOrder::default()),
+                        )
+                        .map_err(|e| {
+                            anyhow!(
+                                "{label}: attaching tc program {} to {iface}'s ingress (tcx, \
+                                 Linux 6.6 or newer): {}",
+                                ps.name,
+                                error_chain(&e)
+                            )
+                        })?;
+                    links.0.push(Link::Tc(p.take_link(id)?));
+                    attached.push(Attached {
+                        program: ps.name.clone(),
+                        attach_point: format!("tcx/ingress/{iface}"),
+                    });
+                }
+            }
         }
     }
     if attached.is_empty() {
         bail!(
-            "{label}: no attachable program (none in a tracepoint/, raw_tracepoint/ or xdp section)"
+            "{label}: no attachable program (none in a tracepoint/, raw_tracepoint/, xdp or \
+             classifier section)"
         );
     }
     Ok((attached, links))
@@ -280,6 +319,10 @@ mod tests {
             })
         );
         assert_eq!(AttachPoint::from_section("xdp"), Some(AttachPoint::Xdp));
+        assert_eq!(
+            AttachPoint::from_section("classifier"),
+            Some(AttachPoint::TcIngress)
+        );
         assert_eq!(AttachPoint::from_section("kprobe/do_sys_open"), None);
         assert_eq!(AttachPoint::from_section("tracepoint/nocategory"), None);
     }
@@ -296,7 +339,7 @@ mod tests {
                 .iter()
                 .any(|s| s.section == "raw_tracepoint/sched_process_fork")
         );
-        assert!(sections.iter().any(|s| s.section == "xdp"));
+        assert!(sections.iter().any(|s| s.section == "classifier"));
         assert!(
             sections
                 .iter()

@@ -26,7 +26,7 @@ pub fn check() -> Result<()> {
         if !bpf_ok || caps & (1 << 12) == 0 {
             bail!(
                 "beefine-record needs root: loading eBPF programs, attaching to tracepoints and \
-                 XDP require CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN). Run it \
+                 packet hooks require CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN). Run it \
                  with sudo; the session file will belong to you, and beefine-view opens it \
                  without privileges."
             );

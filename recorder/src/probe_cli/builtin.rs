@@ -15,7 +15,7 @@ fn builtin_purpose(program: &str) -> &'static str {
         "on_exec" => "exec: program and argv (and the execveat that caused it)",
         "on_exit" => "process exit and its status",
         "on_fork" => "fork: parent and child; extends the scope to the child",
-        "on_packet" => "packet summaries (XDP, generic mode) on the --iface interfaces",
+        "on_packet" => "packet summaries (tc ingress through tcx) on the --iface interfaces",
         "on_tcp_state" => "TCP state changes",
         "on_cgroup_attach" | "on_cgroup_attac" => "a task moved into a cgroup",
         "on_cgroup_mkdir" => "a cgroup created",
