@@ -446,7 +446,7 @@ fn list_shows_the_builtin_programs() {
     for (program, attach) in [
         ("on_sys_enter", "raw_tracepoint/sys_enter"),
         ("on_fork", "raw_tracepoint/sched_process_fork"),
-        ("on_packet", "xdp"),
+        ("on_packet", "classifier"),
     ] {
         assert!(
             text.lines()
