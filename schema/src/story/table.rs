@@ -148,8 +148,7 @@ pub fn read_chapters(conn: &Connection) -> Result<Option<Vec<Chapter>>> {
         .ctx("reading the chapters")?;
     let mut out = Vec::new();
     for row in rows {
-        let (kind, title, ts, end, container_id, events, notice) =
-            row.ctx("reading a chapter")?;
+        let (kind, title, ts, end, container_id, events, notice) = row.ctx("reading a chapter")?;
         let Some(chapter) = ChapterKind::from_name(&kind) else {
             continue;
         };

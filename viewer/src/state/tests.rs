@@ -398,8 +398,9 @@ fn live_events_are_appended_and_followed() {
     assert_eq!(v.filtered.rows.len(), n + events.len());
     assert_eq!(v.time.cursor(), events.last().unwrap().header.ts_nanos);
     assert_eq!(v.selected, Some((n + events.len() - 1) as u32));
-    // The same events again (a chunk polled twice) change nothing.
-    assert_eq!(v.add_events(events), 0);
+    // Nothing to add changes nothing (the tail hands each chunk over once, so events that
+    // look alike are distinct and kept: `store`'s tests).
+    assert_eq!(v.add_events(Vec::new()), 0);
     // Not following: the cursor stays where it is.
     v.apply(Command::SetCursor(end));
     let mut more = testdata::sample_events();
