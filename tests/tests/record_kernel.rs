@@ -453,6 +453,21 @@ fn a_full_disk_stops_the_recording_with_a_clear_error_and_keeps_what_was_written
         }
     }
     let _unmount = Unmount(tiny.clone());
+    // Activity of our own, so that the disk fills however quiet the machine is (a process
+    // and an exec per iteration: hundreds of events a second).
+    struct Load(std::process::Child);
+    impl Drop for Load {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _load = Load(
+        std::process::Command::new("sh")
+            .args(["-c", "while :; do cat /proc/self/stat >/dev/null; done"])
+            .spawn()
+            .expect("starting a busy shell loop"),
+    );
     let started = std::time::Instant::now();
     let out = std::process::Command::new(support::recorder_bin())
         .args([
