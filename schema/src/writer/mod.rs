@@ -54,7 +54,7 @@ impl Default for WriterOptions {
             zstd_level: 3,
             overwrite: false,
             compact_on_finish: true,
-            checkpoint_interval: Duration::from_millis(500),
+            checkpoint_interval: Duration::from_millis(250),
             owner: None,
         }
     }
