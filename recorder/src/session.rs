@@ -583,7 +583,25 @@ impl SessionBuilder {
     fn namespaces_from_events(&mut self) -> bool {
         let mut filled = false;
         for c in self.containers.values_mut() {
-            let Some(pid) = c.init_pid.filter(|_| c.namespaces.is_empty()) else {
+            if !c.namespaces.is_empty() {
+                continue;
+            }
+            // Without an init pid (it exited before its runtime said it), its first
+            // process: the one that executed the entrypoint, in the container's namespaces.
+            let id = c.container_id.as_str();
+            let first = || {
+                self.procs
+                    .values()
+                    .map(|p| &p.row)
+                    .chain(self.exited.values())
+                    .filter(|p| {
+                        p.container_id.as_deref() == Some(id)
+                            && matches!(p.component, Component::ContainerInit | Component::Workload)
+                    })
+                    .min_by_key(|p| (p.start_ts_nanos, p.pid))
+                    .map(|p| p.pid)
+            };
+            let Some(pid) = c.init_pid.or_else(first) else {
                 continue;
             };
             let row = self

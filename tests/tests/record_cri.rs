@@ -166,8 +166,53 @@ fn a_pod_is_recorded_with_its_sandbox_its_network_and_its_containers() {
     );
     fetch_is_a_connect_accept_pair(&events, httpd, fetch, net);
     cri_calls_are_recorded(&events, pod, httpd);
+    the_story_has_the_sandbox_and_its_network(&session, pod, [httpd, fetch]);
 
     nothing_is_left(pod, [httpd, fetch], &veths_before);
+}
+
+/// The chapters the recorder stored: the sandbox's own (`sandbox`, then `cni` naming the
+/// pod's address) before its runtime, and each app container joining the pod's namespaces.
+fn the_story_has_the_sandbox_and_its_network(
+    session: &beefine_schema::Session,
+    pod: &Pod,
+    apps: [&Container; 2],
+) {
+    use beefine_schema::story::ChapterKind;
+    let chapters = session
+        .chapters()
+        .unwrap()
+        .expect("the recorder stored the chapters");
+    let of = |id: &str| -> Vec<&beefine_schema::story::Chapter> {
+        chapters
+            .iter()
+            .filter(|c| c.container_id.as_deref() == Some(id))
+            .collect()
+    };
+    let sandbox = of(&pod.pod_id);
+    let kinds: Vec<ChapterKind> = sandbox.iter().map(|c| c.chapter).collect();
+    assert_eq!(
+        kinds[..3],
+        [ChapterKind::Sandbox, ChapterKind::Cni, ChapterKind::Runtime],
+        "{kinds:?}"
+    );
+    assert!(
+        sandbox[1].title.contains("bridge")
+            && sandbox[1].title.contains(pod.ip.as_deref().unwrap()),
+        "{}",
+        sandbox[1].title
+    );
+    for c in apps {
+        let ns = of(&c.container_id)
+            .into_iter()
+            .find(|ch| ch.chapter == ChapterKind::Namespaces)
+            .unwrap_or_else(|| panic!("the namespaces chapter of {}", c.name));
+        assert!(
+            ns.title.ends_with("the pod's net, ipc, uts joined"),
+            "{}",
+            ns.title
+        );
+    }
 }
 
 /// Shared network (and IPC, UTS) with the sandbox, own mount and pid namespaces; and these
@@ -261,8 +306,17 @@ fn nothing_is_left(pod: &Pod, apps: [&Container; 2], veths_before: &HashSet<Stri
         !Path::new(CRI_IPAM_DIR).join(ip).exists(),
         "{ip} is still allocated in {CRI_IPAM_DIR}"
     );
-    let new_veths: Vec<String> = veths().difference(veths_before).cloned().collect();
-    assert!(new_veths.is_empty(), "veths left: {new_veths:?}");
+    // The host end of the veth goes with the pod's net namespace, which the kernel tears
+    // down in the background (its cleanup work runs after the last reference goes).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let new_veths = loop {
+        let new: Vec<String> = veths().difference(veths_before).cloned().collect();
+        if new.is_empty() || std::time::Instant::now() > deadline {
+            break new;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(new_veths.is_empty(), "veths left after 10 s: {new_veths:?}");
     let netns =
         serde_json::from_str::<serde_json::Value>(&pod.status_json).unwrap()["info"]["runtimeSpec"]
             ["linux"]["namespaces"]

@@ -155,8 +155,8 @@ Exit status: 0 when the copy was written, 1 when it was not (nothing is left beh
     },
     /// Print the chapters of the session's containers, one JSON object per line
     ///
-    /// Fields: chapter (pull, unpack, rootfs, network, runtime, cgroups, namespaces, mounts,
-    /// pivot_root, exec, running, join, stop, cleanup), title, ts_nanos, end_ts_nanos,
+    /// Fields: chapter (pull, sandbox, cni, unpack, rootfs, network, runtime, cgroups,
+    /// namespaces, mounts, pivot_root, exec, running, join, stop, cleanup), title, ts_nanos, end_ts_nanos,
     /// container_id (null for an image pulled for no container), events, notice (two
     /// lines). The chapters the recorder stored are printed; sessions without them are
     /// derived from their events. viewer/STORY.md describes them.

@@ -63,6 +63,9 @@ pub struct StoryBuilder {
     pub(super) pull_ts: Vec<Vec<u64>>,
     /// Unpacks that are for no container.
     pub(super) untar_marks: Marks,
+    /// `RunPodSandbox` calls: their span and the sandbox's container (the CNI plugins
+    /// containerd runs meanwhile work for it).
+    sandbox_calls: Vec<(u64, u64, usize)>,
 }
 
 const MAX_HISTORY: usize = 1 << 20;
@@ -137,6 +140,7 @@ impl StoryBuilder {
             layer_file_count: 0,
             pull_ts,
             untar_marks: Marks::default(),
+            sandbox_calls: Vec::new(),
         }
     }
 
@@ -265,6 +269,18 @@ impl StoryBuilder {
         {
             self.procs.entry(e.tgid, e.ts_nanos).container = Some(c);
         }
+        // CNI plugins run by the runtime while it makes a pod's sandbox work for that pod
+        // (what they are for is in their environment, CNI_CONTAINERID, which is not
+        // recorded).
+        if role == Component::Cni
+            && let Some(&(_, _, c)) = self
+                .sandbox_calls
+                .iter()
+                .rev()
+                .find(|(from, to, _)| (*from..=*to).contains(&e.ts_nanos))
+        {
+            self.procs.entry(e.tgid, e.ts_nanos).container = Some(c);
+        }
         if argv.first() == Some(&"docker-untar")
             && let Some(dir) = argv.get(2)
         {
@@ -348,6 +364,23 @@ impl StoryBuilder {
                 });
             }
             Fact::Sample { container_id } => return l.by_id(container_id),
+            Fact::Cri {
+                method,
+                container_id,
+                pod_id,
+                duration_nanos,
+                ..
+            } => {
+                let c = l.by_id(container_id).or_else(|| l.by_id(pod_id));
+                // The CNI plugins run while a sandbox is made (ADD) and stopped (DEL).
+                if let Some(c) = c.filter(|_| matches!(*method, "RunPodSandbox" | "StopPodSandbox"))
+                    && self.sandbox_calls.len() < 1 << 16
+                {
+                    let end = e.ts_nanos.saturating_add(*duration_nanos);
+                    self.sandbox_calls.push((e.ts_nanos, end, c));
+                }
+                return c;
+            }
             Fact::Packet { .. } => {
                 return self
                     .pre

@@ -164,6 +164,14 @@ pub enum Fact<'a> {
     Sample {
         container_id: &'a str,
     },
+    /// A CRI call the kubelet made (`method`), or a change the runtime reported (`state`).
+    Cri {
+        method: &'a str,
+        state: &'a str,
+        container_id: &'a str,
+        pod_id: &'a str,
+        duration_nanos: u64,
+    },
     Prctl {
         option: i32,
     },
@@ -313,6 +321,13 @@ pub fn fact<'a, S>(
         D::ResourceSample(s) => Fact::Sample {
             container_id: text(&s.container_id),
         },
+        D::Cri(c) => Fact::Cri {
+            method: text(&c.method),
+            state: text(&c.state),
+            container_id: text(&c.container_id),
+            pod_id: text(&c.pod_id),
+            duration_nanos: c.duration_nanos,
+        },
         D::Prctl(a) => Fact::Prctl { option: a.option },
         D::Seccomp(a) => Fact::Seccomp {
             operation: a.operation,
@@ -343,8 +358,7 @@ pub fn fact<'a, S>(
         | D::Sethostname(_)
         | D::Setuid(_)
         | D::Setgid(_)
-        | D::Setgroups(_)
-        | D::Cri(_) => Fact::Other,
+        | D::Setgroups(_) => Fact::Other,
     }
 }
 

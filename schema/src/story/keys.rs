@@ -29,6 +29,8 @@ pub struct ContainerKeys {
     /// Published ports, `127.0.0.1:18080→80/tcp`.
     pub ports: Vec<String>,
     pub cmd: Vec<String>,
+    /// The Kubernetes pod it belongs to (its sandbox has the pod's id as its own).
+    pub pod_id: Option<String>,
 }
 
 /// The directory of a layer path (`…/overlay2/<dir>/diff` → `…/overlay2/<dir>`).
@@ -90,6 +92,7 @@ impl ContainerKeys {
             started_ts: c.started_ts_nanos,
             died_ts: c.died_ts_nanos,
             destroyed_ts: c.destroyed_ts_nanos,
+            pod_id: c.pod_id.clone().filter(|p| !p.is_empty()),
             ports,
             cmd: inspect["Config"]["Cmd"]
                 .as_array()
@@ -100,6 +103,11 @@ impl ContainerKeys {
                 })
                 .unwrap_or_default(),
         }
+    }
+
+    /// Whether it is a pod's sandbox (the pause container holding the pod's namespaces).
+    pub fn is_sandbox(&self) -> bool {
+        self.pod_id.as_deref() == Some(self.id.as_str())
     }
 
     /// A short name for titles: the container's name, else its short id.

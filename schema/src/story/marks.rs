@@ -28,15 +28,30 @@ pub enum Mark {
     Shim,
     Runc(&'static str),
     RuncExit(&'static str, i32),
-    Cgroup { made: bool, v2: bool },
+    Cgroup {
+        made: bool,
+        v2: bool,
+    },
     Unshare(u64),
     Setns,
     Hook,
-    InitMount { ok: bool, masking: bool },
+    InitMount {
+        ok: bool,
+        masking: bool,
+    },
     Pivot,
     Capset,
     InitExec(String),
     InitExit(i32),
+    /// A CRI call for the container or its pod (`RunPodSandbox`, `CreateContainer`, …),
+    /// with the time it ended.
+    Cri {
+        method: String,
+        end: u64,
+    },
+    /// A CNI plugin executed for a pod's sandbox (`bridge`, `host-local`, `loopback`).
+    Cni(String),
+    CniExit,
 }
 
 impl Mark {
@@ -75,6 +90,18 @@ impl Mark {
                     _ => return None,
                 }
             }
+            Fact::Cri {
+                method,
+                duration_nanos,
+                ..
+            } if !method.is_empty() => Self::Cri {
+                method: (*method).to_owned(),
+                end: e.ts_nanos.saturating_add(*duration_nanos),
+            },
+            Fact::Exec { filename, .. } if role == Component::Cni => {
+                Self::Cni(filename.rsplit('/').next().unwrap_or(filename).to_owned())
+            }
+            Fact::Exit { .. } if role == Component::Cni && e.pid == e.tgid => Self::CniExit,
             Fact::Exec { filename, argv: a } => {
                 if a.first() == Some(&"docker-untar") {
                     Self::Untar(a.get(2).map_or("", |d| d.trim_end_matches('/')).to_owned())

@@ -40,7 +40,7 @@ mod tests;
 
 use serde::{Deserialize, Serialize};
 
-use crate::entities::{Container, Image, Layer, Process, Sample};
+use crate::entities::{Container, Image, Layer, Pod, Process, Sample};
 pub use builder::StoryBuilder;
 pub use fact::{Ev, Fact};
 pub use state::{
@@ -55,6 +55,11 @@ pub use table::{CHAPTERS_VERSION, read_chapters, write_bookmarks, write_chapters
 pub enum ChapterKind {
     /// The image's manifest and layers fetched from the registry.
     Pull,
+    /// A Kubernetes pod's sandbox asked for (`RunPodSandbox`): the pause container that
+    /// holds the pod's namespaces.
+    Sandbox,
+    /// The CNI plugins that give a pod's sandbox its network (veth, bridge, address).
+    Cni,
     /// One layer unpacked into its directory.
     Unpack,
     /// The overlay mount of the layers: the container's root filesystem.
@@ -78,8 +83,10 @@ pub enum ChapterKind {
 }
 
 impl ChapterKind {
-    pub const ALL: [ChapterKind; 14] = [
+    pub const ALL: [ChapterKind; 16] = [
         Self::Pull,
+        Self::Sandbox,
+        Self::Cni,
         Self::Unpack,
         Self::Rootfs,
         Self::Network,
@@ -99,6 +106,8 @@ impl ChapterKind {
     pub const fn name(self) -> &'static str {
         match self {
             Self::Pull => "pull",
+            Self::Sandbox => "sandbox",
+            Self::Cni => "cni",
             Self::Unpack => "unpack",
             Self::Rootfs => "rootfs",
             Self::Network => "network",
@@ -159,6 +168,8 @@ pub struct StoryInput {
     /// The process table (may be empty: then it is derived from the events).
     pub processes: Vec<Process>,
     pub samples: Vec<Sample>,
+    /// Kubernetes pods (their sandboxes are containers too, `container_id = pod_id`).
+    pub pods: Vec<Pod>,
     /// The daemon's `/proc/PID/mountinfo` when the recording started (meta
     /// `host_mountinfo`): the table a new mount namespace copies.
     pub host_mountinfo: Option<String>,
@@ -179,6 +190,7 @@ impl StoryInput {
             layers: session.layers()?,
             processes: session.processes()?,
             samples: session.resource_samples()?,
+            pods: session.pods()?,
             host_mountinfo: session.meta_value(HOST_MOUNTINFO_KEY)?,
             start_ts_nanos: span
                 .map_or(start, |(lo, _)| if start > 0 { start.min(lo) } else { lo }),

@@ -3,13 +3,13 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::{Chapter, ChapterKind};
 use crate::error::{Result, SqlContext};
 
 /// Version of the derivation that wrote a `chapters` table (meta `chapters_version`).
-pub const CHAPTERS_VERSION: u32 = 1;
+pub const CHAPTERS_VERSION: u32 = 2;
 
 /// Rows read from a file at most, and the longest text kept.
 const MAX_ROWS: usize = 100_000;
@@ -114,17 +114,20 @@ pub fn read_chapters(conn: &Connection) -> Result<Option<Vec<Chapter>>> {
         .map(|n| n > 0)
         .ctx("looking for the chapters table")?;
     // Every file of this build has the table; the chapters are there once the recorder
-    // stored them (and said which derivation wrote them).
-    let stored = exists
+    // stored them (and said which derivation wrote them). Chapters of an older derivation
+    // are derived again: this build tells more (a pod's sandbox and network, say).
+    let current = exists
         && conn
             .query_row(
-                "SELECT count(*) FROM meta WHERE key = 'chapters_version'",
+                "SELECT value FROM meta WHERE key = 'chapters_version'",
                 [],
-                |r| r.get::<_, i64>(0),
+                |r| r.get::<_, String>(0),
             )
-            .map(|n| n > 0)
-            .ctx("looking for the chapters version")?;
-    if !stored {
+            .optional()
+            .ctx("looking for the chapters version")?
+            .and_then(|v| v.parse::<u32>().ok())
+            .is_some_and(|v| v >= CHAPTERS_VERSION);
+    if !current {
         return Ok(None);
     }
     let mut stmt = conn

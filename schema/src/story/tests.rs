@@ -530,13 +530,13 @@ fn chapters_are_stored_and_read_back() {
     assert_eq!(s.chapters().unwrap().as_ref(), Some(&story.chapters));
     assert_eq!(
         s.meta_value("chapters_version").unwrap().as_deref(),
-        Some("1")
+        Some(CHAPTERS_VERSION.to_string().as_str())
     );
     // Writing again replaces them; rows of unknown chapters are skipped.
     write_chapters(&path, &story.chapters[..2]).unwrap();
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute(
-        "INSERT INTO chapters VALUES ('sandbox', 't', 1, 2, NULL, 0, 'a\nb')",
+        "INSERT INTO chapters VALUES ('teleport', 't', 1, 2, NULL, 0, 'a\nb')",
         [],
     )
     .unwrap();
@@ -579,4 +579,77 @@ fn bookmarks_are_saved_into_a_copy() {
     let (story, _, _) = derive("pull-nginx.beefine");
     let untar = story.unpacked_by(31826).expect("a docker-untar");
     assert_eq!(untar.1.map(|l| l.layer_index), Some(2));
+}
+
+#[test]
+fn a_pod_on_the_cri_node() {
+    let (story, _, events) = derive("pod-web.beefine");
+    let (input, _) = load("pod-web.beefine");
+    let pod = &input.pods[0];
+    let of = |id: &str| -> Vec<&'static str> {
+        story
+            .chapters
+            .iter()
+            .filter(|c| c.container_id.as_deref() == Some(id))
+            .map(|c| c.chapter.name())
+            .collect()
+    };
+    let sandbox = of(&pod.pod_id);
+    assert_eq!(sandbox[..3], ["sandbox", "cni", "runtime"], "{sandbox:?}");
+    let cni = story
+        .chapters
+        .iter()
+        .find(|c| c.chapter == ChapterKind::Cni)
+        .unwrap();
+    assert!(
+        cni.title.contains("bridge") && cni.title.contains(pod.ip.as_deref().unwrap()),
+        "{}",
+        cni.title
+    );
+    let apps: Vec<_> = input
+        .containers
+        .iter()
+        .filter(|c| c.pod_id.as_deref() == Some(&pod.pod_id) && c.container_id != pod.pod_id)
+        .collect();
+    assert_eq!(apps.len(), 2);
+    for c in apps {
+        let ns = story
+            .chapters
+            .iter()
+            .find(|ch| {
+                ch.chapter == ChapterKind::Namespaces
+                    && ch.container_id.as_deref() == Some(&c.container_id)
+            })
+            .unwrap_or_else(|| panic!("namespaces of {}", c.name));
+        assert!(
+            ns.title.ends_with("the pod's net, ipc, uts joined"),
+            "{}",
+            ns.title
+        );
+        assert!(!of(&c.container_id).contains(&"sandbox"));
+    }
+    // The plugins of the sandbox's making (its stop runs them again to take the network down).
+    let sandbox_call = events
+        .iter()
+        .find_map(|e| match &e.data {
+            EventData::Cri(c) if &*c.method == "RunPodSandbox" => {
+                Some(e.ts_nanos()..=e.ts_nanos() + c.duration_nanos)
+            }
+            _ => None,
+        })
+        .unwrap();
+    check_spans(
+        &story,
+        &events,
+        &[
+            (
+                ChapterKind::Sandbox,
+                &|e| matches!(&e.data, EventData::Cri(c) if &*c.method == "RunPodSandbox"),
+            ),
+            (ChapterKind::Cni, &|e| {
+                matches!(&e.data, EventData::Exec(a) if a.filename.starts_with("/usr/lib/cni/"))
+                    && sandbox_call.contains(&e.ts_nanos())
+            }),
+        ],
+    );
 }

@@ -83,6 +83,7 @@ pub fn derive(l: &mut LoadedSession) {
         layers: l.layers.clone(),
         processes: l.processes.clone(),
         samples: l.samples.iter().flatten().cloned().collect(),
+        pods: l.pods.clone(),
         host_mountinfo: l.host_mountinfo.clone(),
         start_ts_nanos: start,
         end_ts_nanos: end,

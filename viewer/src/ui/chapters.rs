@@ -14,7 +14,8 @@ pub const BAND_HEIGHT: f32 = 26.0;
 pub fn chapter_color(kind: ChapterKind) -> Color32 {
     use beefine_schema::Family as F;
     let family = match kind {
-        ChapterKind::Pull | ChapterKind::Network => F::Network,
+        ChapterKind::Pull | ChapterKind::Network | ChapterKind::Cni => F::Network,
+        ChapterKind::Sandbox => F::Namespace,
         ChapterKind::Unpack => F::File,
         ChapterKind::Rootfs | ChapterKind::Mounts | ChapterKind::PivotRoot => F::Mount,
         ChapterKind::Runtime | ChapterKind::Exec | ChapterKind::Running | ChapterKind::Stop => {
