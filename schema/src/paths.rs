@@ -10,7 +10,8 @@
 use rustc_hash::FxHashMap;
 
 use crate::entities::{Image, Layer};
-use crate::event::{Event, EventData, Kind};
+use crate::event::{Event, Kind};
+use crate::story::fact::{self, Fact};
 
 /// Root directories of processes, followed through events in time order.
 #[derive(Clone, Debug, Default)]
@@ -23,29 +24,30 @@ impl RootTracker {
         Self::default()
     }
 
-    /// Whether events of this kind can change a root (only they need [`Self::observe`]).
+    /// Whether events of this kind can change a root (only they need [`Self::observe`]):
+    /// those that change a process's namespaces, mounts or lineage.
     pub fn changes_roots(kind: Kind) -> bool {
-        matches!(
-            kind,
-            Kind::Fork | Kind::Exit | Kind::PivotRoot | Kind::Chroot
-        )
+        fact::changes_state(kind)
     }
 
-    /// Updates the roots with one event (events must come in time order).
+    /// Updates the roots with one event (events must come in time order), from what the
+    /// event means (the story's [`Fact`], the one reading of the kinds).
     pub fn observe<S: AsRef<str>>(&mut self, e: &Event<S>) {
         let tgid = e.header.tgid;
-        match &e.data {
-            EventData::Fork(f) if f.parent_tgid != f.child_tgid => {
-                match self.roots.get(&f.parent_tgid).cloned() {
-                    Some(root) => self.roots.insert(f.child_tgid, root),
-                    None => self.roots.remove(&f.child_tgid),
+        let ok = e.result == Some(0);
+        match fact::fact(&e.data, e.result, &|s: &S| s.as_ref()) {
+            Fact::Fork {
+                parent_tgid,
+                child_tgid,
+            } if parent_tgid != child_tgid => {
+                match self.roots.get(&parent_tgid).cloned() {
+                    Some(root) => self.roots.insert(child_tgid, root),
+                    None => self.roots.remove(&child_tgid),
                 };
             }
-            EventData::PivotRoot(p) if e.result == Some(0) => {
-                self.set_root(tgid, p.new_root.as_ref());
-            }
-            EventData::Chroot(c) if e.result == Some(0) => self.set_root(tgid, c.path.as_ref()),
-            EventData::Exit(_) => {
+            Fact::PivotRoot { new_root, .. } if ok => self.set_root(tgid, new_root),
+            Fact::Chroot { path } if ok => self.set_root(tgid, path),
+            Fact::Exit { .. } => {
                 self.roots.remove(&tgid);
             }
             _ => {}
@@ -172,8 +174,8 @@ impl LayerIndex {
 mod tests {
     use super::*;
     use crate::event::{
-        CgroupMkdirInfo, EventHeader, ExitInfo, ForkInfo, MkdirArgs, Namespaces, OpenArgs,
-        PathArgs, PivotRootArgs, Str,
+        CgroupMkdirInfo, EventData, EventHeader, ExitInfo, ForkInfo, MkdirArgs, Namespaces,
+        OpenArgs, PathArgs, PivotRootArgs, Str,
     };
 
     fn ev(tgid: u32, result: Option<i64>, data: EventData) -> Event {

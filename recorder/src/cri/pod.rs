@@ -105,7 +105,7 @@ impl PodRun {
         if let Some(ip) = pod.as_ref().and_then(|p| p.ip.as_deref()) {
             progress(&format!(
                 "  sandbox {} up, pod IP {ip}",
-                &pod_id[..12.min(pod_id.len())]
+                beefine_schema::format::short_id(&pod_id)
             ));
         }
         for (index, spec) in self.manifest.spec.containers.iter().enumerate() {
@@ -128,7 +128,7 @@ impl PodRun {
             progress(&format!(
                 "▶ StartContainer {} ({})",
                 spec.name,
-                &id[..12.min(id.len())]
+                beefine_schema::format::short_id(&id)
             ));
             cri.start_container(Target {
                 pod_id: pod_id.clone(),

@@ -113,7 +113,7 @@ impl ContainerKeys {
     /// A short name for titles: the container's name, else its short id.
     pub fn label(&self) -> &str {
         if self.name.is_empty() {
-            &self.id[..self.id.len().min(12)]
+            crate::format::short_id(&self.id)
         } else {
             &self.name
         }

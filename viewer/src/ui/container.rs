@@ -28,7 +28,7 @@ pub fn container_ui(ui: &mut Ui, v: &Viewer) -> Vec<Command> {
                 .size(16.0),
         );
         ui.label(
-            RichText::new(&st.container_id[..st.container_id.len().min(12)])
+            RichText::new(beefine_schema::format::short_id(&st.container_id))
                 .monospace()
                 .weak(),
         );
