@@ -39,6 +39,10 @@ pub enum Error {
     },
     #[error("invalid {what} in the session file: {detail}")]
     InvalidRow { what: &'static str, detail: String },
+    #[error("no container {wanted:?} in the session; its containers are {known}")]
+    NoSuchContainer { wanted: String, known: String },
+    #[error("{wanted:?} names several containers of the session: give more of the id")]
+    AmbiguousContainer { wanted: String },
     #[error("{context}: {source}")]
     Io {
         context: String,

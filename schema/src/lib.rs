@@ -14,6 +14,7 @@
 
 pub mod btf;
 pub mod chunk;
+pub mod compare;
 pub mod entities;
 mod error;
 pub mod event;

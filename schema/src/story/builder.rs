@@ -172,6 +172,7 @@ impl StoryBuilder {
             container,
             expected,
             joins,
+            role: (e.tgid != 0 || !e.comm.is_empty()).then_some(role),
         }
     }
 

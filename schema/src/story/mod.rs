@@ -43,6 +43,7 @@ use serde::{Deserialize, Serialize};
 use crate::entities::{Container, Image, Layer, Pod, Process, Sample};
 pub use builder::StoryBuilder;
 pub use fact::{Ev, Fact};
+pub use procs::{NS_TYPES, ns_index};
 pub use state::{
     CgroupState, ContainerState, LineageNode, MountRow, NamespaceState, OverlayLayer, OverlayState,
     SampleState,
@@ -217,6 +218,9 @@ pub struct Note {
     pub expected: Option<u8>,
     /// For `setns`: the namespace joined.
     pub joins: Option<Joined>,
+    /// The part of the stack the event's process is at that time (`None` for events no
+    /// task caused).
+    pub role: Option<crate::entities::Component>,
 }
 
 /// The namespace a `setns` joined.
