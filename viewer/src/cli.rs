@@ -17,6 +17,8 @@ Examples:
   beefine-view redact run.beefine shareable.beefine
   beefine-view chapters pull-nginx.beefine    the story: chapters as JSON lines
   beefine-view state pull-nginx.beefine --at 1.0   a container's namespaces, mounts, lineage
+  beefine-view diff run.beefine run-host-net.beefine   what an isolation option changes
+  beefine-view run.beefine --compare run-host-net.beefine   the two side by side
   beefine-view run.beefine --kinds mount,umount,pivot_root --at 3.2
   xvfb-run -a -s '-screen 0 1600x900x24' beefine-view --screenshot out.png run.beefine";
 
@@ -51,6 +53,10 @@ pub struct Cli {
     /// Show only these kinds (comma-separated names, as in `export`: mount,setns,…)
     #[arg(long, value_name = "KINDS", value_delimiter = ',')]
     pub kinds: Option<Vec<String>>,
+
+    /// Open a second session beside FILE: their chapters aligned, what differs
+    #[arg(long, value_name = "OTHER")]
+    pub compare: Option<PathBuf>,
 
     /// Window size in points, as WIDTHxHEIGHT
     #[arg(long, value_name = "WxH", default_value = "1600x900", value_parser = parse_size)]
@@ -194,6 +200,52 @@ Examples:
         #[arg(long, value_name = "ID")]
         container: Option<String>,
     },
+    /// Compare two sessions of the same image: what one does that the other does not
+    ///
+    /// Prints the chapters of one container of each, aligned, with their durations; the
+    /// calls only one of them makes, by kind, process role and name, decoded arguments and
+    /// outcome (pids, ids, descriptors, times, inode numbers, container ids, random hex and
+    /// temporary names left out, so that two runs of the same image differ little); the
+    /// namespaces, mounts (as the container sees them while it runs) and runtime settings
+    /// that differ; and headlines in words ("no CLONE_NEWNET"). The container of A is the
+    /// first with chapters, B's the one of the same image (or give them). viewer/README.md
+    /// describes the JSON form.
+    #[command(after_help = "\
+Examples:
+  beefine-view diff run.beefine run-host-net.beefine
+  beefine-view diff a.beefine b.beefine --format json | jq '.headlines'
+  beefine-view diff a.beefine b.beefine --format json | jq -r '.calls.only_b[] | [.kind, .role, .args] | @tsv'
+
+Exit status: 0 when the comparison was made (whether or not they differ), 1 when a file
+cannot be read.")]
+    Diff {
+        /// The session compared with
+        #[arg(value_name = "A")]
+        a: PathBuf,
+        /// The session compared
+        #[arg(value_name = "B")]
+        b: PathBuf,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// The container of A (full id, its start, or name)
+        #[arg(long, value_name = "ID")]
+        container_a: Option<String>,
+        /// The container of B (full id, its start, or name)
+        #[arg(long, value_name = "ID")]
+        container_b: Option<String>,
+        /// List every call only one side makes (the text lists 40 per side)
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// For people
+    Text,
+    /// One JSON document
+    Json,
 }
 
 /// What `redact --keep` can keep.

@@ -11,6 +11,7 @@
 pub mod app;
 pub mod cli;
 pub mod containers;
+pub mod diff;
 pub mod export;
 pub mod format;
 pub mod handout;

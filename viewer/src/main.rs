@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use beefine_schema::Session;
 use beefine_viewer::app::{ScreenshotOutcome, StartOptions, ViewerApp};
-use beefine_viewer::cli::{Cli, Command, ExportFormat};
+use beefine_viewer::cli::{Cli, Command, DiffFormat, ExportFormat};
 use beefine_viewer::{export, info};
 use clap::Parser;
 
@@ -86,6 +86,33 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             writeln!(out, "{json}")
                 .and_then(|()| out.flush())
                 .context("writing to standard output")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Diff {
+            a,
+            b,
+            format,
+            container_a,
+            container_b,
+            all,
+        }) => {
+            let c = beefine_viewer::diff::diff_files(
+                &a,
+                &b,
+                container_a.as_deref(),
+                container_b.as_deref(),
+            )?;
+            let text = match format {
+                DiffFormat::Text => beefine_viewer::diff::diff_text(&c.diff, all),
+                DiffFormat::Json => serde_json::to_string_pretty(&c.diff)? + "\n",
+            };
+            let mut out = std::io::stdout().lock();
+            match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+                Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                    return Err(anyhow::Error::new(e).context("writing to standard output"));
+                }
+                _ => {}
+            }
             Ok(ExitCode::SUCCESS)
         }
         None => run_window(cli),
