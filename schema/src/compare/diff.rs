@@ -14,6 +14,8 @@ const MAX_ALIGNED: usize = 1_024;
 pub struct ChapterSide {
     pub chapter: ChapterKind,
     pub title: String,
+    /// When it starts, on its session's clock.
+    pub ts_nanos: u64,
     /// From the start of the first chapter of its side.
     pub offset_nanos: u64,
     pub duration_nanos: u64,
@@ -144,7 +146,8 @@ fn sides(chapters: &[Chapter]) -> Vec<ChapterSide> {
         .take(MAX_ALIGNED)
         .map(|c| ChapterSide {
             chapter: c.chapter,
-            title: normalize::text(&c.title),
+            title: c.title.clone(),
+            ts_nanos: c.ts_nanos,
             offset_nanos: c.ts_nanos.saturating_sub(origin),
             duration_nanos: c.end_ts_nanos.saturating_sub(c.ts_nanos),
             events: c.events,
