@@ -198,6 +198,8 @@ pub struct StartOptions {
     pub at_seconds: Option<f64>,
     /// Show only these kinds (by name).
     pub kinds: Option<Vec<beefine_schema::Kind>>,
+    /// Compare the session with this one, side by side.
+    pub compare: Option<PathBuf>,
 }
 
 pub struct ViewerApp {
@@ -219,6 +221,8 @@ pub struct ViewerApp {
     ctx: Option<Context>,
     /// Live-tail problems, shown in the top bar's tooltip.
     tail_errors: Vec<String>,
+    /// The open session compared with another (`--compare`).
+    compare: Option<crate::state::compare::Comparison>,
 }
 
 impl ViewerApp {
@@ -263,6 +267,7 @@ impl ViewerApp {
             bundled: None,
             ctx,
             tail_errors: Vec::new(),
+            compare: None,
         };
         let path = match opts.path {
             Some(p) => p,
@@ -280,6 +285,9 @@ impl ViewerApp {
                 }
             },
         };
+        if let Some(b) = &opts.compare {
+            app.compare = Some(ui::compare::start(&path, b, app.ctx.clone(), opts.blocking));
+        }
         if opts.blocking {
             app.state = match LoadedSession::load(&path) {
                 Ok((loaded, _)) => AppState::Ready(Box::new(app.new_viewer(loaded))),
@@ -337,6 +345,10 @@ impl ViewerApp {
             AppState::Failed(e) => Some(e),
             _ => None,
         }
+    }
+
+    pub fn comparison(&self) -> Option<&crate::state::compare::Comparison> {
+        self.compare.as_ref()
     }
 
     pub fn is_loading(&self) -> bool {
@@ -482,13 +494,17 @@ impl ViewerApp {
                     ctx.memory_mut(|m| m.request_focus(Id::unique(TEXT_FILTER_ID)));
                     self.focus_text = false;
                 }
-                cmds.extend(ui::keys::key_commands(&ctx, v));
-                cmds.extend(viewer_ui(
-                    ui,
-                    v,
-                    &mut self.settings.panels,
-                    &self.tail_errors,
-                ));
+                let (more, shown) = ui::compare::compared_ui(ui, v, self.compare.as_mut());
+                cmds.extend(more);
+                if !shown {
+                    cmds.extend(ui::keys::key_commands(&ctx, v));
+                    cmds.extend(viewer_ui(
+                        ui,
+                        v,
+                        &mut self.settings.panels,
+                        &self.tail_errors,
+                    ));
+                }
                 v.scroll_to_selection = false;
             }
         }
@@ -532,7 +548,10 @@ impl ViewerApp {
     }
 
     fn screenshot_step(&mut self, ctx: &Context) {
-        let loading = self.is_loading();
+        let loading = self.is_loading()
+            || self.compare.as_ref().is_some_and(|c| {
+                matches!(c.status, crate::state::compare::CompareStatus::Computing)
+            });
         // A picture of the error is taken too, and the outcome says it failed.
         let failed = self.error().map(|e| e.message.clone());
         let Some(job) = &mut self.screenshot else {

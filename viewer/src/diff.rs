@@ -104,7 +104,7 @@ fn chapters_text(d: &Diff, out: &mut String) {
     for r in &d.chapters {
         let side = r.a.as_ref().or(r.b.as_ref());
         let Some(s) = side else { continue };
-        let title = ellipsize(&s.title, 44);
+        let title = ellipsize(&beefine_schema::format::shorten_ids(&s.title), 44);
         let dur = |x: &Option<compare::ChapterSide>| {
             x.as_ref()
                 .map_or_else(|| "—".to_owned(), |c| duration(c.duration_nanos))

@@ -269,6 +269,7 @@ fn run_window(cli: Cli) -> anyhow::Result<ExitCode> {
         path: cli.file,
         at_seconds: cli.at,
         kinds,
+        compare: cli.compare,
         fresh: screenshot.is_some(),
         screenshot: screenshot.clone(),
         screenshot_result: Some(result.clone()),

@@ -1,6 +1,7 @@
 //! The viewer's model: no egui here. Panels read a [`Viewer`] and return [`Command`]s;
 //! the app applies them after the frame with [`Viewer::apply`].
 
+pub mod compare;
 pub mod describe;
 pub mod filter;
 pub mod paths;

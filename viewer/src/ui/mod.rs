@@ -5,6 +5,7 @@
 pub mod bookmarks;
 pub mod chapters;
 pub mod charts;
+pub mod compare;
 pub mod container;
 pub mod details;
 pub mod filters;
