@@ -52,6 +52,94 @@ fn namespace_calls(a: &Tally, b: &Tally, out: &mut Vec<String>) {
     }
 }
 
+fn cap_names(mask: u64) -> Vec<String> {
+    crate::names::capability_names(mask)
+        .split('|')
+        .filter(|n| !n.is_empty() && *n != "none")
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Capabilities, seccomp filters, the user and the cgroup settings.
+fn isolation_calls(a: &Tally, b: &Tally, out: &mut Vec<String>) {
+    match (a.caps_effective, b.caps_effective) {
+        (Some(ca), Some(cb)) if ca != cb => {
+            let mut s = format!(
+                "{} effective capabilities (A: {})",
+                cb.count_ones(),
+                ca.count_ones()
+            );
+            let dropped = cap_names(ca & !cb);
+            let added = cap_names(cb & !ca);
+            if !dropped.is_empty() {
+                s.push_str(&format!(": without {}", names_list(&dropped)));
+            }
+            if !added.is_empty() {
+                s.push_str(&format!(
+                    "{} with {}",
+                    if dropped.is_empty() { ":" } else { ";" },
+                    names_list(&added)
+                ));
+            }
+            out.push(s);
+        }
+        (Some(ca), None) => out.push(format!(
+            "no capset (A: {} effective capabilities)",
+            ca.count_ones()
+        )),
+        (None, Some(cb)) => out.push(format!(
+            "a capset to {} effective capabilities",
+            cb.count_ones()
+        )),
+        _ => {}
+    }
+    match (a.seccomp_filters, b.seccomp_filters) {
+        (n, 0) if n > 0 => out.push("no seccomp filter".to_owned()),
+        (0, n) if n > 0 => out.push("a seccomp filter".to_owned()),
+        _ => {}
+    }
+    if a.uid != b.uid {
+        let u = |x: Option<u32>| x.map_or_else(|| "no setuid".to_owned(), |u| format!("uid {u}"));
+        out.push(format!("its processes set {} (A: {})", u(b.uid), u(a.uid)));
+    }
+    let only_b: Vec<String> = b
+        .cgroup_files
+        .difference(&a.cgroup_files)
+        .cloned()
+        .collect();
+    let only_a: Vec<String> = a
+        .cgroup_files
+        .difference(&b.cgroup_files)
+        .cloned()
+        .collect();
+    if !only_b.is_empty() {
+        out.push(format!(
+            "its cgroup's {} written (A writes none of them)",
+            names_list(&only_b)
+        ));
+    }
+    if !only_a.is_empty() {
+        out.push(format!("its cgroup's {} not written", names_list(&only_a)));
+    }
+}
+
+/// Mounts whose options differ, said of their first options (`/: ro,relatime (A:
+/// rw,relatime)`).
+fn mount_options(diff: &Diff, out: &mut Vec<String>) {
+    let changed: Vec<String> = diff
+        .mounts
+        .iter()
+        .filter_map(|m| {
+            let (a, b) = (m.a.as_ref()?, m.b.as_ref()?);
+            (a.options != b.options)
+                .then(|| format!("{} {} (A: {})", m.mount_point, b.options, a.options))
+        })
+        .collect();
+    if !changed.is_empty() {
+        out.push(format!("mounted {}", names_list(&changed)));
+    }
+}
+
 /// Docker's bridge driver gives each endpoint a veth pair: a `network connect` to a bridge
 /// network is where it is made.
 fn bridge(calls: &[CallCount]) -> bool {
@@ -94,6 +182,7 @@ fn failure_text(f: &BTreeMap<&str, u64>) -> String {
 pub fn headlines(a: &Digest, b: &Digest, diff: &Diff) -> Vec<String> {
     let mut out = Vec::new();
     namespace_calls(&a.tally, &b.tally, &mut out);
+    isolation_calls(&a.tally, &b.tally, &mut out);
     match (bridge(&diff.calls.only_a), bridge(&diff.calls.only_b)) {
         (true, false) => {
             out.push("no veth pair on a bridge (no network connect to a bridge)".to_owned());
@@ -159,6 +248,7 @@ pub fn headlines(a: &Digest, b: &Digest, diff: &Diff) -> Vec<String> {
         let v = |x: &Option<String>| x.clone().unwrap_or_else(|| "not set".to_owned());
         out.push(format!("{}: {} → {}", s.key, v(&s.a), v(&s.b)));
     }
+    mount_options(diff, &mut out);
     if let (Some(sa), Some(sb)) = (&a.state, &b.state)
         && !sa.mounts.is_empty()
         && !sb.mounts.is_empty()

@@ -94,13 +94,40 @@ pub struct Side {
     pub damaged_chunks: usize,
 }
 
-/// Namespace calls that worked for one container.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// What the calls that worked for one container did to isolate it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     /// `CLONE_NEW*` bits of its successful `unshare`, `clone` and `clone3` calls.
     pub new_ns_bits: u64,
     /// Successful `setns` calls into its namespaces, by type (`NS_TYPES` order).
     pub setns: [u32; 8],
+    /// The effective capabilities its last `capset` installed.
+    pub caps_effective: Option<u64>,
+    /// Seccomp filters its processes installed (`seccomp` or `prctl(PR_SET_SECCOMP)`).
+    pub seccomp_filters: u32,
+    /// The user id its processes last set.
+    pub uid: Option<u32>,
+    /// Files of its cgroup that were written (`memory.limit_in_bytes`, `pids.max`: its
+    /// limits).
+    pub cgroup_files: std::collections::BTreeSet<String>,
+}
+
+/// cgroup controllers, whose files are named `<controller>.<setting>`.
+const CONTROLLERS: &[&str] = &[
+    "memory", "cpu", "cpuset", "cpuacct", "pids", "blkio", "io", "hugetlb", "devices", "freezer",
+    "net_cls", "net_prio", "rdma", "misc",
+];
+/// cgroup file names kept at most per container.
+const MAX_CGROUP_FILES: usize = 256;
+/// `O_WRONLY | O_RDWR`.
+const O_WRITE: u64 = 0o3;
+
+/// The cgroup setting a path names (`memory/docker/<id>/memory.limit_in_bytes` →
+/// `memory.limit_in_bytes`), if it names one.
+fn cgroup_file(path: &str) -> Option<&str> {
+    let name = path.rsplit('/').next()?;
+    let (controller, rest) = name.split_once('.')?;
+    (CONTROLLERS.contains(&controller) && !rest.is_empty()).then_some(name)
 }
 
 /// A session reduced to what is compared.
@@ -171,6 +198,9 @@ impl Collect {
         {
             t.new_ns_bits |= new_ns;
         }
+        if ok {
+            self.isolation(e, note.container);
+        }
         if let (EventData::Setns(_), Some(j)) = (&e.data, note.joins.as_ref())
             && ok
             && let Some(ns) = crate::story::ns_index(j.ns_type)
@@ -189,6 +219,28 @@ impl Collect {
             } else if self.programs.len() < MAX_PROGRAMS {
                 self.programs.insert(name, 1);
             }
+        }
+    }
+
+    /// Capabilities, seccomp filters, user ids and cgroup settings of a successful call.
+    fn isolation(&mut self, e: &Event<&str>, container: Option<usize>) {
+        let Some(t) = self.tally(container) else {
+            return;
+        };
+        match &e.data {
+            EventData::Capset(a) => t.caps_effective = Some(a.effective),
+            EventData::Seccomp(a) if a.operation == 1 => t.seccomp_filters += 1,
+            // PR_SET_SECCOMP, SECCOMP_MODE_FILTER.
+            EventData::Prctl(a) if a.option == 22 && a.arg2 == 2 => t.seccomp_filters += 1,
+            EventData::Setuid(a) => t.uid = Some(a.uid),
+            EventData::Openat(a) | EventData::Openat2(a) if a.flags & O_WRITE != 0 => {
+                if let Some(f) = cgroup_file(a.path)
+                    && t.cgroup_files.len() < MAX_CGROUP_FILES
+                {
+                    t.cgroup_files.insert(f.to_owned());
+                }
+            }
+            _ => {}
         }
     }
 
@@ -280,7 +332,7 @@ fn pick_container(story: &Story, pick: &Pick<'_>) -> crate::Result<Option<usize>
 /// names when the inode is not known). A container that shares the host's namespace of a
 /// type has none of its own to join.
 fn tally_of(collect: &Collect, c: usize, state: Option<&ContainerState>) -> Tally {
-    let mut t = collect.tallies.get(c).copied().unwrap_or_default();
+    let mut t = collect.tallies.get(c).cloned().unwrap_or_default();
     let own = |ns: usize| {
         state
             .and_then(|s| {

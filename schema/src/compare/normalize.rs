@@ -58,6 +58,18 @@ pub fn call_key<S: AsRef<str>>(e: &Event<S>, role: Option<Component>) -> Option<
             &d.attributes,
             &mut args,
         ),
+        // prctl options whose second argument is an address (the name's buffer, …).
+        EventData::Prctl(p) if matches!(p.option, 2 | 15 | 16 | 35 | 40 | 0x5356_4d41) => {
+            let _ = write!(
+                args,
+                "option={}",
+                value_text(
+                    &Kind::Prctl.fields()[0],
+                    &FieldRef::<S>::Int(i64::from(p.option)),
+                    &Direct,
+                )
+            );
+        }
         data => data.visit_fields(&mut |d, v| field_arg(d, &v, &mut args)),
     }
     cap(&mut args, MAX_ARGS_TEXT);

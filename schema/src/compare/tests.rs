@@ -214,3 +214,46 @@ fn bounded_and_unharmed_by_odd_sessions() {
         Err(crate::Error::NoSuchContainer { .. })
     ));
 }
+
+#[test]
+fn capabilities_and_seccomp_filters_are_told_in_words() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = fixture("run-busybox.beefine");
+    // What `--cap-drop ALL --security-opt seccomp=unconfined` changes in runc's last steps.
+    let varied = variant(
+        "run-busybox.beefine",
+        &dir.path().join("caps.beefine"),
+        |mut e| {
+            match &mut e.data {
+                EventData::Capset(a) => a.effective = 1 << 10, // CAP_NET_BIND_SERVICE only
+                EventData::Seccomp(a) if a.operation == 1 => return None,
+                EventData::Prctl(a) if a.option == 22 => return None,
+                _ => {}
+            }
+            Some(e)
+        },
+        |_| {},
+    );
+    let a = digest(&base, &Pick::default()).unwrap();
+    let b = digest(&varied, &Pick::default()).unwrap();
+    assert!(
+        a.tally.seccomp_filters > 0 && a.tally.caps_effective.is_some(),
+        "{:?}",
+        a.tally
+    );
+    let said = compare(&a, &b).headlines.join("\n");
+    assert!(said.contains("no seccomp filter"), "{said}");
+    assert!(
+        said.contains("1 effective capabilities (A: 14): without CAP_CHOWN"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("with CAP_NET_BIND_SERVICE"),
+        "it had it: {said}"
+    );
+    assert_eq!(
+        cgroup_file("memory/docker/x/memory.limit_in_bytes"),
+        Some("memory.limit_in_bytes")
+    );
+    assert_eq!(cgroup_file("/etc/resolv.conf"), None);
+}
