@@ -14,6 +14,10 @@ Examples:
   sudo beefine-record --session web --pull localhost:5000/nginx:1 \\
       --run localhost:5000/nginx:1 --publish 127.0.0.1:18080:80 --fetch http://127.0.0.1:18080/
 
+  # The same image with the host's network, to compare with the default
+  sudo beefine-record --session host-net --run localhost:5000/busybox:1 --network host -- echo hi
+  beefine-view diff default.beefine host-net.beefine
+
   # Run a Kubernetes pod through a node's CRI runtime, as the kubelet would
   sudo beefine-record --session pod-web --cri unix:///run/beefine/cri/containerd.sock \
       --pod fixtures/pods/web.yaml
@@ -165,9 +169,65 @@ pub struct RecordArgs {
     /// No status line.
     #[arg(long, short)]
     pub quiet: bool,
+    /// How the --run container is isolated (docker run's options of the same names).
+    #[command(flatten)]
+    pub isolation: Isolation,
     /// The command to run and record (recording ends when it exits).
-    #[arg(last = true, value_name = "CMD")]
+    #[arg(last = true, value_name = "CMD", help_heading = "Arguments")]
     pub command: Vec<String>,
+}
+
+/// The isolation of the `--run` container, as `docker run` names it: record the same
+/// image with and without one and compare the sessions (`beefine-view diff`).
+#[derive(Debug, Default, Clone, Args)]
+#[command(next_help_heading = "Isolation of the --run container (as docker run's options)")]
+pub struct Isolation {
+    /// Its network: `host` (the host's network namespace: no new one, no veth pair),
+    /// `none` (a namespace with loopback only) or `bridge` (the default).
+    #[arg(long, value_name = "MODE", requires = "run", value_parser = ["host", "none", "bridge"])]
+    pub network: Option<String>,
+    /// `host`: the host's pid namespace (it sees every process; no new pid namespace).
+    #[arg(long, value_name = "host", requires = "run", value_parser = ["host"])]
+    pub pid: Option<String>,
+    /// `host`: the host's IPC namespace; `private`, `shareable` or `none` otherwise.
+    #[arg(long, value_name = "MODE", requires = "run", value_parser = ["host", "private", "shareable", "none"])]
+    pub ipc: Option<String>,
+    /// `host`: the host's UTS namespace (its hostname).
+    #[arg(long, value_name = "host", requires = "run", value_parser = ["host"])]
+    pub uts: Option<String>,
+    /// Memory limit of its cgroup (64m, 1g).
+    #[arg(long, value_name = "SIZE", requires = "run", value_parser = crate::docker::parse_bytes)]
+    pub memory: Option<i64>,
+    /// CPU limit of its cgroup, in CPUs (0.5).
+    #[arg(long, value_name = "N", requires = "run", value_parser = crate::docker::parse_cpus)]
+    pub cpus: Option<f64>,
+    /// Most processes its cgroup may hold (-1: unlimited).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "run",
+        allow_negative_numbers = true
+    )]
+    pub pids_limit: Option<i64>,
+    /// Mount its root filesystem read-only.
+    #[arg(long, requires = "run")]
+    pub read_only: bool,
+    /// Capabilities to drop (NET_RAW, ALL; repeatable or comma-separated).
+    #[arg(long, value_name = "CAP", requires = "run")]
+    pub cap_drop: Vec<String>,
+    /// Capabilities to add (SYS_ADMIN; repeatable or comma-separated).
+    #[arg(long, value_name = "CAP", requires = "run")]
+    pub cap_add: Vec<String>,
+    /// seccomp=unconfined (no syscall filter), seccomp=PROFILE.json, apparmor=PROFILE,
+    /// label=…, no-new-privileges (repeatable).
+    #[arg(long, value_name = "OPT", requires = "run")]
+    pub security_opt: Vec<String>,
+    /// Every capability, every device, no seccomp filter or masked paths.
+    #[arg(long, requires = "run")]
+    pub privileged: bool,
+    /// The user (and group) its process runs as: NAME, UID or UID:GID.
+    #[arg(long, value_name = "USER", requires = "run")]
+    pub user: Option<String>,
 }
 
 /// `250ms`, `2s`, `1.5s`, `3m`, `1h`; a bare number is seconds.
@@ -205,6 +265,52 @@ mod tests {
     #[test]
     fn cli_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn isolation_options_of_the_run_container() {
+        let parse = |extra: &[&str]| {
+            let mut a = vec!["beefine-record", "--session", "s"];
+            a.extend_from_slice(extra);
+            Cli::try_parse_from(a)
+        };
+        let cli = parse(&[
+            "--run",
+            "img",
+            "--network",
+            "host",
+            "--pid",
+            "host",
+            "--memory",
+            "64m",
+            "--cpus",
+            "0.5",
+            "--pids-limit",
+            "-1",
+            "--read-only",
+            "--cap-drop",
+            "ALL",
+            "--cap-add",
+            "NET_BIND_SERVICE",
+            "--security-opt",
+            "seccomp=unconfined",
+            "--user",
+            "1000",
+            "--",
+            "echo",
+            "hi",
+        ])
+        .unwrap();
+        let iso = &cli.record.isolation;
+        assert_eq!(iso.network.as_deref(), Some("host"));
+        assert_eq!(iso.memory, Some(64 << 20));
+        assert_eq!(iso.pids_limit, Some(-1));
+        assert!(iso.read_only);
+        assert_eq!(cli.record.command, ["echo", "hi"]);
+        assert!(parse(&["--network", "host"]).is_err(), "only for --run");
+        assert!(parse(&["--run", "img", "--network", "wifi"]).is_err());
+        assert!(parse(&["--run", "img", "--memory", "lots"]).is_err());
+        assert!(parse(&["--run", "img", "--privileged"]).is_ok());
     }
 
     #[test]

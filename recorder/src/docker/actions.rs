@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use bollard::Docker;
-use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
+use bollard::models::{ContainerCreateBody, PortBinding};
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, ListContainersOptions, LogsOptions,
     RemoveContainerOptions, RemoveImageOptions, StopContainerOptions, WaitContainerOptions,
@@ -78,6 +78,7 @@ pub struct Actions {
     publish: Vec<(String, String, String)>,
     fetch: Option<(std::net::SocketAddr, String, String)>,
     linger: Duration,
+    isolation: crate::cli::Isolation,
     created: Mutex<Vec<String>>,
     pulled: Mutex<Vec<String>>,
 }
@@ -119,6 +120,7 @@ impl Actions {
             publish,
             fetch,
             linger: args.linger,
+            isolation: args.isolation.clone(),
             created: Mutex::default(),
             pulled: Mutex::default(),
         }))
@@ -190,15 +192,15 @@ impl Actions {
                 m
             },
         );
+        let exposed_ports = (!bindings.is_empty()).then(|| bindings.keys().cloned().collect());
+        let (host_config, user) = super::isolation::host_config(&self.isolation, bindings)?;
         let body = ContainerCreateBody {
             image: Some(image.clone()),
             cmd: (!command.is_empty()).then(|| command.to_vec()),
             labels: Some(labels),
-            exposed_ports: (!bindings.is_empty()).then(|| bindings.keys().cloned().collect()),
-            host_config: Some(HostConfig {
-                port_bindings: Some(bindings),
-                ..Default::default()
-            }),
+            exposed_ports,
+            user,
+            host_config: Some(host_config),
             ..Default::default()
         };
         let created = docker
@@ -207,9 +209,11 @@ impl Actions {
             .with_context(|| format!("creating a container of {image}"))?;
         let id = created.id;
         self.created.lock().expect("not poisoned").push(id.clone());
+        let isolated = super::isolation::describe(&self.isolation);
         progress(&format!(
-            "▶ starting container {} of {image}",
-            short_id(&id)
+            "▶ starting container {} of {image}{}{isolated}",
+            short_id(&id),
+            if isolated.is_empty() { "" } else { " with " }
         ));
         docker
             .start_container(&id, None)

@@ -1,12 +1,13 @@
 //! The Docker daemon's side of the story, through its API (bollard): daemon events
 //! (`events.rs`), container inspect data, images, layers and resource samples as session
 //! rows (`rows.rs`), the pull / run / fetch the recorder performs itself and the removal of
-//! what a killed recorder left (`actions.rs`), and the small HTTP client of `--fetch`
-//! (`http.rs`).
+//! what a killed recorder left (`actions.rs`), the isolation options of the `--run`
+//! container (`isolation.rs`), and the small HTTP client of `--fetch` (`http.rs`).
 
 mod actions;
 mod events;
 mod http;
+mod isolation;
 mod rows;
 
 use std::collections::BTreeSet;
@@ -23,6 +24,7 @@ use crate::clock::{boot_nanos, wall_to_boot};
 use crate::session::SessionMsg;
 
 pub use actions::{Actions, cleanup_left_containers, parse_loopback_url, parse_publish};
+pub use isolation::{describe as describe_isolation, parse_bytes, parse_cpus};
 pub use rows::{chain_ids, container_row, layers_of, namespaces_of, sample_of};
 
 /// Label put on everything the recorder creates, so that it can be found and removed.
