@@ -18,6 +18,12 @@ pub struct DemoArgs {
     /// Do not open the viewer, even when a display is available.
     #[arg(long)]
     no_view: bool,
+    /// Instead of the nginx story: record the busybox fixture image with Docker's default
+    /// isolation and with --network host, --pid host, --network none, --read-only,
+    /// --cap-drop ALL, --security-opt seccomp=unconfined and cgroup limits, into
+    /// target/demo/variants/, and say how each differs from the default.
+    #[arg(long)]
+    variants: bool,
 }
 
 #[derive(Parser)]
@@ -167,6 +173,20 @@ fn pull_nginx_args(out_dir: &Path, nginx: &str) -> Vec<String> {
 }
 
 pub fn demo(args: &DemoArgs) -> Result<()> {
+    if args.variants {
+        return provisioned(args.keep_services, || {
+            build_release()?;
+            let busybox = images::reference("busybox", &images::tag()?);
+            // The image is there before the recordings: the variants differ in how it runs.
+            util::run(Command::new("docker").args(["pull", "-q", &busybox]))?;
+            crate::variants::record_and_compare(
+                &release_bin("beefine-record"),
+                &release_bin("beefine-view"),
+                &busybox,
+                &util::root().join("target").join("demo").join("variants"),
+            )
+        });
+    }
     provisioned(args.keep_services, || {
         build_release()?;
         let tag = images::tag()?;

@@ -20,6 +20,7 @@ mod python;
 mod services;
 mod test;
 mod util;
+mod variants;
 
 #[derive(Parser)]
 #[command(
@@ -70,6 +71,8 @@ enum Command {
     /// the session `pull-nginx` into target/demo (pull the nginx fixture image, run it with
     /// a port on 127.0.0.1, fetch its page), prints `beefine-view info` of it and opens the
     /// viewer when DISPLAY or WAYLAND_DISPLAY is set (otherwise prints the command).
+    /// `--variants`: the busybox image recorded with Docker's defaults and with isolation
+    /// options changed (--network host, --pid host, …), each compared with the default.
     Demo(demo::DemoArgs),
     /// Run the criterion benchmarks and print their figures in a table.
     ///
