@@ -31,6 +31,7 @@ mod keys;
 mod marks;
 mod mountapi;
 mod mountcalls;
+mod pods;
 mod procs;
 mod pulls;
 mod state;
